@@ -1,0 +1,130 @@
+package sockjs
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"strings"
+)
+
+// Bus messages between nodes. A node message is
+//
+//	kind byte | uvarint len(key) | key | body
+//
+// with body empty for a wake, a sequence of (uvarint len | message) for a
+// delivery, and (uvarint code | reason) for a close. A broadcast message is
+// uvarint len(origin node) | origin | message.
+
+const (
+	msgWake    = 'w'
+	msgDeliver = 'd'
+	msgClose   = 'c'
+)
+
+type nodeMessage struct {
+	kind   byte
+	key    string
+	msgs   []string
+	code   int
+	reason string
+}
+
+var errBadMessage = errors.New("sockjs: malformed bus message")
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func readString(b []byte) (string, []byte, error) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)-k) {
+		return "", nil, errBadMessage
+	}
+	return string(b[k : k+int(n)]), b[k+int(n):], nil
+}
+
+func encodeWake(key string) []byte {
+	return appendString([]byte{msgWake}, key)
+}
+
+func encodeDeliver(key string, msgs []string) []byte {
+	n := 1 + 10 + len(key)
+	for _, m := range msgs {
+		n += 10 + len(m)
+	}
+	b := appendString(append(make([]byte, 0, n), msgDeliver), key)
+	for _, m := range msgs {
+		b = appendString(b, m)
+	}
+	return b
+}
+
+func encodeClose(key string, code int, reason string) []byte {
+	b := appendString([]byte{msgClose}, key)
+	b = binary.AppendUvarint(b, uint64(code))
+	return append(b, reason...)
+}
+
+func decodeNodeMessage(b []byte) (nodeMessage, error) {
+	if len(b) < 1 {
+		return nodeMessage{}, errBadMessage
+	}
+	m := nodeMessage{kind: b[0]}
+	key, rest, err := readString(b[1:])
+	if err != nil {
+		return m, err
+	}
+	m.key = key
+	switch m.kind {
+	case msgWake:
+	case msgDeliver:
+		for len(rest) > 0 {
+			var s string
+			if s, rest, err = readString(rest); err != nil {
+				return m, err
+			}
+			m.msgs = append(m.msgs, s)
+		}
+	case msgClose:
+		code, k := binary.Uvarint(rest)
+		if k <= 0 || code > 65535 {
+			return m, errBadMessage
+		}
+		m.code, m.reason = int(code), string(rest[k:])
+	default:
+		return m, errBadMessage
+	}
+	return m, nil
+}
+
+func encodeBroadcast(origin, msg string) []byte {
+	b := appendString(make([]byte, 0, 2+len(origin)+len(msg)), origin)
+	return append(b, msg...)
+}
+
+func decodeBroadcast(b []byte) (origin, msg string, err error) {
+	origin, rest, err := readString(b)
+	if err != nil {
+		return "", "", err
+	}
+	return origin, string(rest), nil
+}
+
+// nodeOf returns the node part of a receiver name ("node/n").
+func nodeOf(receiver string) string {
+	node, _, _ := strings.Cut(receiver, "/")
+	return node
+}
+
+// keySep separates a reused websocket session id from its unique suffix in
+// the store key; session ids never contain it.
+const keySep = "\x00"
+
+// publicID returns the client's session id for a store key.
+func publicID(key string) string {
+	id, _, _ := strings.Cut(key, keySep)
+	return id
+}
+
+func randRead(b []byte) (int, error) { return rand.Read(b) }

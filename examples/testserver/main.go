@@ -1,0 +1,67 @@
+// Command testserver serves the SockJS services the sockjs-protocol test
+// suite and load tools expect:
+//
+//	/echo                     echoes every message (response limit 4096, raw /websocket on)
+//	/disabled_websocket_echo  the same without websockets
+//	/cookie_needed_echo       the same with the JSESSIONID cookie
+//	/close                    closes every session with 3000 "Go away!"
+//	/broadcast                sends each message to every session of the route
+//	/amplify                  answers message n with 2^n 'x' (n outside 1..18 counts as 1)
+//	/ticker                   sends "tick" once a second
+//
+// Websocket origins are not checked: this server is for tests only.
+//
+//	go run ./examples/testserver -addr 127.0.0.1:8081
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8081", "listen address")
+	sockjsURL := flag.String("sockjs-url", "", "sockjs-client URL for the iframe page (default: the CDN build)")
+	flag.Parse()
+
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if err := run(*addr, config{SockJSURL: *sockjsURL, Logger: log}); err != nil {
+		log.Error("testserver", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(addr string, cfg config) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	node := newServer(cfg)
+	srv := &http.Server{Handler: node, ReadHeaderTimeout: 10 * time.Second}
+	cfg.Logger.Info("testserver listening", "addr", ln.Addr().String())
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = errors.Join(node.Shutdown(sctx), srv.Shutdown(sctx))
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return err
+}

@@ -1,0 +1,142 @@
+package sockjs
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/sockjs-cluster/sockjs/pubsub"
+	"github.com/sockjs-cluster/sockjs/store"
+)
+
+// Transport names, for Options.DisabledTransports.
+const (
+	TransportWebSocket    = "websocket"
+	TransportXHR          = "xhr" // xhr polling; xhr_send stays available to the others
+	TransportXHRStreaming = "xhr_streaming"
+	TransportEventSource  = "eventsource"
+	TransportHTMLFile     = "htmlfile"
+	TransportJSONP        = "jsonp" // jsonp polling and jsonp_send
+)
+
+// DefaultSockJSURL is where the iframe page loads sockjs-client from when
+// Options.SockJSURL is empty.
+const DefaultSockJSURL = "https://cdn.jsdelivr.net/npm/sockjs-client@1/dist/sockjs.min.js"
+
+// Options configure one route. The zero value is a conformant SockJS
+// endpoint with safe limits; each field says what its zero value means.
+type Options struct {
+	// HeartbeatDelay is how long a receiver may stay silent before the
+	// server sends a heartbeat frame. Zero means 25 seconds.
+	HeartbeatDelay time.Duration
+	// DisconnectDelay is how long a session lives without a receiver
+	// before it expires and OnClose runs. Zero means 5 seconds.
+	DisconnectDelay time.Duration
+	// ResponseLimit is how many bytes one streaming response (xhr_streaming,
+	// eventsource, htmlfile) carries before the server ends it and the
+	// client opens the next. Zero means 128 KiB.
+	ResponseLimit int
+
+	// DisableWebSocket turns the websocket transport off (and the raw
+	// endpoint with it); /info then tells clients so.
+	DisableWebSocket bool
+	// RawWebSocket serves the unframed /websocket endpoint for non-browser
+	// clients. Zero means off.
+	RawWebSocket bool
+	// DisabledTransports lists transports (Transport* names) this route
+	// does not serve; their URLs answer 404.
+	DisabledTransports []string
+
+	// SockJSURL is the sockjs-client script the iframe page loads; it must
+	// be the same version as the page's client. Empty means DefaultSockJSURL.
+	SockJSURL string
+
+	// JSessionID, when set, is called on every session request to set the
+	// JSESSIONID cookie some load balancers use for affinity; /info then
+	// reports cookie_needed. Use DefaultJSessionID for the usual behaviour.
+	// Nil means no cookie.
+	JSessionID func(w http.ResponseWriter, r *http.Request)
+
+	// MaxBodySize bounds an xhr_send or jsonp_send body; larger bodies get
+	// 413 without being read. Zero means 1 MiB.
+	MaxBodySize int64
+	// MaxMessageSize bounds one incoming websocket message; larger ones
+	// close the connection (1009). Zero means 1 MiB.
+	MaxMessageSize int64
+	// MaxQueue bounds a websocket session's unsent outgoing messages; a
+	// consumer that falls further behind is closed with 1008 "Slow
+	// consumer". Zero means 4096.
+	MaxQueue int
+	// WriteTimeout bounds each write to a client; a client that does not
+	// take a frame in time is dropped. Zero means 10 seconds.
+	WriteTimeout time.Duration
+	// ReceiverLease is how long a receiving request's hold on a session
+	// lasts in the store without renewal; it is renewed at a third of that.
+	// It bounds how long a session held by a crashed node stays unreachable.
+	// Zero means 30 seconds.
+	ReceiverLease time.Duration
+
+	// WebSocketOrigins lists the browser origins (e.g.
+	// "https://app.example.com") allowed to open websockets besides the
+	// server's own. By default only same-origin pages (and clients that
+	// send no Origin) may connect.
+	WebSocketOrigins []string
+	// CheckOrigin, when set, decides websocket origins instead of the rules
+	// above.
+	CheckOrigin func(r *http.Request) bool
+	// InsecureSkipOriginCheck lets pages from any origin open websockets
+	// to this route, with the users' cookies. Only for public data or
+	// tests.
+	InsecureSkipOriginCheck bool
+	// CORSOrigins, when not empty, limits which page origins may read
+	// HTTP transport responses ("null" for file:// pages). Empty means
+	// every origin, as sockjs-client expects for cross-domain use.
+	CORSOrigins []string
+
+	// Store and Bus, when set, replace the server's for this route.
+	Store store.Store
+	Bus   pubsub.Bus
+}
+
+func (o Options) withDefaults() Options {
+	if o.HeartbeatDelay <= 0 {
+		o.HeartbeatDelay = 25 * time.Second
+	}
+	if o.DisconnectDelay <= 0 {
+		o.DisconnectDelay = 5 * time.Second
+	}
+	if o.ResponseLimit <= 0 {
+		o.ResponseLimit = 128 << 10
+	}
+	if o.SockJSURL == "" {
+		o.SockJSURL = DefaultSockJSURL
+	}
+	if o.MaxBodySize <= 0 {
+		o.MaxBodySize = 1 << 20
+	}
+	if o.MaxMessageSize <= 0 {
+		o.MaxMessageSize = 1 << 20
+	}
+	if o.MaxQueue <= 0 {
+		o.MaxQueue = 4096
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 10 * time.Second
+	}
+	if o.ReceiverLease <= 0 {
+		o.ReceiverLease = 30 * time.Second
+	}
+	o.DisabledTransports = append([]string(nil), o.DisabledTransports...)
+	o.WebSocketOrigins = append([]string(nil), o.WebSocketOrigins...)
+	o.CORSOrigins = append([]string(nil), o.CORSOrigins...)
+	return o
+}
+
+// DefaultJSessionID sets JSESSIONID the way the SockJS protocol expects:
+// the request's own value echoed back, or "dummy", with Path=/.
+func DefaultJSessionID(w http.ResponseWriter, r *http.Request) {
+	v := "dummy"
+	if c, err := r.Cookie("JSESSIONID"); err == nil && c.Value != "" {
+		v = c.Value
+	}
+	http.SetCookie(w, &http.Cookie{Name: "JSESSIONID", Value: v, Path: "/"})
+}

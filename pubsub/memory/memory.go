@@ -1,0 +1,369 @@
+// Package memory is the in-process pubsub.Bus: a cluster of one process.
+//
+// Every Bus value is its own medium; two Bus values never see each other's
+// messages. Use one Bus for every part of the process that must talk.
+//
+// # Delivery
+//
+// The memory bus loses nothing. Each subscription has its own goroutine and
+// an ordered queue of at most Options.QueueSize undelivered messages. Publish
+// copies the payload once and appends it to the queue of every subscription
+// of the channel; the subscription's goroutine hands the messages to its
+// handler one at a time, in queue order.
+//
+// When a subscription's queue is full, Publish waits for its handler to make
+// room: a slow handler slows its publishers down (back-pressure) instead of
+// dropping messages. Publish gives up when its ctx ends and returns ctx's
+// error; the message has then reached the subscriptions before the full one
+// (in no particular order) but not the others. Consequently a handler that
+// publishes, without a deadline, on a channel it is itself subscribed to can
+// deadlock once its own queue is full.
+//
+// All subscriptions of a channel receive the same payload slice: handlers must
+// neither retain nor modify it.
+//
+// # Stopping
+//
+// Unsubscribe and Close wait until the handlers concerned are no longer
+// running, except a handler that calls them itself: that call returns without
+// waiting for its own handler (which could never finish otherwise), and the
+// handler is not called again after it returns. Messages still queued for a
+// stopped subscription are discarded. As with any mutual wait, handlers that
+// wait for each other deadlock: two handlers each unsubscribing the other's
+// subscription, or both closing the bus, at the same time.
+package memory
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"maps"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/sockjs-cluster/sockjs/pubsub"
+)
+
+// DefaultQueueSize is the queue bound used when Options.QueueSize is zero.
+const DefaultQueueSize = 4096
+
+// Options configures a Bus. The zero value is ready to use.
+type Options struct {
+	// QueueSize bounds each subscription's undelivered messages; zero (or a
+	// negative value) means DefaultQueueSize. Publish waits while a queue is
+	// full.
+	QueueSize int
+}
+
+// Bus is an in-process pubsub.Bus. Create it with New; stop it with Close.
+type Bus struct {
+	queueSize int
+
+	mu     sync.RWMutex
+	closed bool
+	// subs holds each channel's active subscriptions. A slice is never
+	// modified once stored (copy on write), so Publish can range over it
+	// without holding mu.
+	subs map[string][]*subscription
+	// live holds every subscription whose goroutine has not exited yet,
+	// including stopped ones whose handler is still running.
+	live map[*subscription]struct{}
+}
+
+var (
+	_ pubsub.Bus    = (*Bus)(nil)
+	_ pubsub.Closer = (*Bus)(nil)
+)
+
+// New returns an empty, open Bus.
+func New(opts Options) *Bus {
+	size := opts.QueueSize
+	if size <= 0 {
+		size = DefaultQueueSize
+	}
+	return &Bus{
+		queueSize: size,
+		subs:      make(map[string][]*subscription),
+		live:      make(map[*subscription]struct{}),
+	}
+}
+
+// Publish hands payload to every current subscription of channel. It copies
+// payload, so the caller may reuse it once Publish returns. It waits while a
+// subscription's queue is full; see the package documentation.
+func (b *Bus) Publish(ctx context.Context, channel string, payload []byte) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memory: publish: %w", err)
+	}
+	b.mu.RLock()
+	closed, subs := b.closed, b.subs[channel]
+	b.mu.RUnlock()
+	if closed {
+		return fmt.Errorf("memory: publish: %w", pubsub.ErrClosed)
+	}
+	if len(subs) == 0 {
+		return nil
+	}
+	msg := bytes.Clone(payload)
+	for _, s := range subs {
+		if err := s.enqueue(ctx, msg); err != nil {
+			return fmt.Errorf("memory: publish: %w", err)
+		}
+	}
+	return nil
+}
+
+// Subscribe starts delivering channel's messages to h, from its own
+// goroutine. The subscription is active when Subscribe returns.
+func (b *Bus) Subscribe(ctx context.Context, channel string, h pubsub.Handler) (pubsub.Subscription, error) {
+	if h == nil {
+		return nil, fmt.Errorf("memory: subscribe: nil handler")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("memory: subscribe: %w", err)
+	}
+	s := &subscription{
+		bus:     b,
+		channel: channel,
+		h:       h,
+		limit:   b.queueSize,
+		wake:    make(chan struct{}, 1),
+		stopped: make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, fmt.Errorf("memory: subscribe: %w", pubsub.ErrClosed)
+	}
+	b.subs[channel] = append(slices.Clip(b.subs[channel]), s)
+	b.live[s] = struct{}{}
+	go s.run()
+	return s, nil
+}
+
+// Close stops every subscription and waits until their handlers have
+// returned (except the caller's own, when called from a handler). Later
+// Publish and Subscribe calls return an error wrapping pubsub.ErrClosed.
+// Close is idempotent and always returns nil.
+func (b *Bus) Close() error {
+	b.mu.Lock()
+	b.closed = true
+	clear(b.subs)
+	live := slices.Collect(maps.Keys(b.live))
+	b.mu.Unlock()
+
+	for _, s := range live {
+		s.stop()
+	}
+	self := goid()
+	for _, s := range live {
+		if s.gid.Load() != self {
+			<-s.done
+		}
+	}
+	return nil
+}
+
+// remove takes s out of its channel's subscriptions.
+func (b *Bus) remove(s *subscription) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	subs := b.subs[s.channel]
+	i := slices.Index(subs, s)
+	if i < 0 {
+		return
+	}
+	if len(subs) == 1 {
+		delete(b.subs, s.channel)
+		return
+	}
+	b.subs[s.channel] = slices.Delete(slices.Clone(subs), i, i+1)
+}
+
+// subscription is one subscription and the goroutine that serves it.
+type subscription struct {
+	bus     *Bus
+	channel string
+	h       pubsub.Handler
+	limit   int
+
+	gid     atomic.Uint64 // id of the goroutine running h; 0 until it starts
+	wake    chan struct{} // a message was queued on an empty queue
+	stopped chan struct{} // closed by stop
+	done    chan struct{} // closed when the goroutine has exited
+
+	mu       sync.Mutex
+	queue    ring
+	isOff    bool          // stopped has been closed
+	roomWait chan struct{} // closed when the queue has room again; nil if nobody waits
+}
+
+// Unsubscribe stops delivery and waits until the handler is no longer
+// running. If ctx ends first it returns ctx's error: the subscription is
+// stopped all the same and its handler will not be called again, but a call
+// in progress may not have returned yet. Called from the subscription's own
+// handler, it returns without waiting. It is idempotent.
+func (s *subscription) Unsubscribe(ctx context.Context) error {
+	s.bus.remove(s)
+	s.stop()
+	select {
+	case <-s.done:
+		return nil
+	default:
+	}
+	if s.gid.Load() == goid() {
+		return nil // from within the handler: it is running us.
+	}
+	select {
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("memory: unsubscribe: %w", ctx.Err())
+	}
+}
+
+// stop ends delivery: the handler is not called after stop returns, except
+// for a call already in progress. Queued messages are dropped.
+func (s *subscription) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.isOff {
+		return
+	}
+	s.isOff = true
+	s.queue = ring{}
+	close(s.stopped)
+}
+
+// enqueue appends msg to the queue, waiting while it is full. A stopped
+// subscription takes nothing and returns nil.
+func (s *subscription) enqueue(ctx context.Context, msg []byte) error {
+	for {
+		s.mu.Lock()
+		if s.isOff {
+			s.mu.Unlock()
+			return nil
+		}
+		if s.queue.n < s.limit {
+			wasEmpty := s.queue.n == 0
+			s.queue.push(msg)
+			s.mu.Unlock()
+			if wasEmpty {
+				select {
+				case s.wake <- struct{}{}:
+				default:
+				}
+			}
+			return nil
+		}
+		if s.roomWait == nil {
+			s.roomWait = make(chan struct{})
+		}
+		room := s.roomWait
+		s.mu.Unlock()
+
+		select {
+		case <-room:
+		case <-s.stopped:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// run is the subscription's goroutine: it calls the handler with each queued
+// message until the subscription is stopped.
+func (s *subscription) run() {
+	s.gid.Store(goid())
+	defer func() {
+		s.bus.mu.Lock()
+		delete(s.bus.live, s)
+		s.bus.mu.Unlock()
+		close(s.done)
+	}()
+	for {
+		msg, ok := s.next()
+		if !ok {
+			return
+		}
+		s.h(msg)
+	}
+}
+
+// next waits for the next message; ok is false once the subscription is
+// stopped.
+func (s *subscription) next() (msg []byte, ok bool) {
+	for {
+		s.mu.Lock()
+		if s.isOff {
+			s.mu.Unlock()
+			return nil, false
+		}
+		if s.queue.n > 0 {
+			msg = s.queue.pop()
+			if s.roomWait != nil {
+				close(s.roomWait)
+				s.roomWait = nil
+			}
+			s.mu.Unlock()
+			return msg, true
+		}
+		s.mu.Unlock()
+
+		select {
+		case <-s.wake:
+		case <-s.stopped:
+		}
+	}
+}
+
+// ring is a FIFO of messages that grows on demand and gives its memory back
+// when it runs empty after a burst.
+type ring struct {
+	buf     [][]byte
+	head, n int
+}
+
+func (r *ring) push(m []byte) {
+	if r.n == len(r.buf) {
+		buf := make([][]byte, max(8, 2*len(r.buf)))
+		k := copy(buf, r.buf[r.head:])
+		copy(buf[k:], r.buf[:r.head])
+		r.buf, r.head = buf, 0
+	}
+	r.buf[(r.head+r.n)%len(r.buf)] = m
+	r.n++
+}
+
+func (r *ring) pop() []byte {
+	m := r.buf[r.head]
+	r.buf[r.head] = nil
+	r.head = (r.head + 1) % len(r.buf)
+	r.n--
+	if r.n == 0 && len(r.buf) > 64 {
+		*r = ring{}
+	}
+	return m
+}
+
+// goid returns the id of the calling goroutine, read from the header of its
+// stack trace ("goroutine 18 [running]:"). It is used only to recognise a
+// handler that unsubscribes itself or closes its bus, which must not wait for
+// its own return.
+func goid() uint64 {
+	var buf [64]byte
+	b := buf[:runtime.Stack(buf[:], false)]
+	b = bytes.TrimPrefix(b, []byte("goroutine "))
+	if i := bytes.IndexByte(b, ' '); i >= 0 {
+		b = b[:i]
+	}
+	id, err := strconv.ParseUint(string(b), 10, 64)
+	if err != nil {
+		panic("memory: cannot parse goroutine id from " + strconv.Quote(string(buf[:])))
+	}
+	return id
+}

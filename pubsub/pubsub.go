@@ -1,0 +1,63 @@
+// Package pubsub defines the Bus: how the nodes of a cluster tell each other
+// that a session has something to deliver, that a session was closed, or that
+// a route broadcast a message.
+//
+// The bus carries notifications and the messages of connection-bound
+// (websocket) sessions; the store carries everything that must survive a
+// node. A bus is therefore allowed to lose messages while a subscription is
+// broken (Redis pub/sub is at-most-once), and implementations document what
+// is lost and when. The memory bus loses nothing.
+//
+// # Guarantees every implementation gives
+//
+// The conformance suite in pubsub/pubsubtest checks each of these.
+//
+//  1. A message published on a channel reaches every subscription of that
+//     channel that was active (Subscribe had returned) before Publish was
+//     called and is still active, including subscriptions of the publishing
+//     node itself, at most once each.
+//  2. Messages published by one caller in sequence (one Publish returned
+//     before the next was called) reach each subscription in that order.
+//  3. A handler is never called concurrently with itself; different
+//     subscriptions' handlers may run concurrently. Handlers must not block
+//     for long: they hold up delivery on their subscription.
+//  4. After Unsubscribe returns, the handler is not called again.
+//
+// All methods are safe for concurrent use.
+package pubsub
+
+import (
+	"context"
+	"errors"
+)
+
+// ErrClosed is returned by a bus that has been closed.
+var ErrClosed = errors.New("pubsub: bus closed")
+
+// Handler receives one message. The payload must not be retained after the
+// handler returns unless copied.
+type Handler func(payload []byte)
+
+// Bus is the publish / subscribe contract between nodes.
+type Bus interface {
+	// Publish sends payload to every current subscription of channel. It
+	// returns once the message is handed to the transport (for Redis: once
+	// PUBLISH returned); delivery to subscribers is asynchronous.
+	Publish(ctx context.Context, channel string, payload []byte) error
+
+	// Subscribe starts delivering the channel's messages to h. It returns
+	// once the subscription is active (guarantee 1 holds from then on).
+	Subscribe(ctx context.Context, channel string, h Handler) (Subscription, error)
+}
+
+// Subscription is one active subscription.
+type Subscription interface {
+	// Unsubscribe stops delivery; it is idempotent.
+	Unsubscribe(ctx context.Context) error
+}
+
+// Closer is implemented by buses that hold resources of their own. The sockjs
+// package never closes a bus it was given; the application does.
+type Closer interface {
+	Close() error
+}

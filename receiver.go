@@ -1,0 +1,271 @@
+package sockjs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/sockjs-cluster/sockjs/store"
+	"github.com/sockjs-cluster/sockjs/transports"
+)
+
+// receiver is one polling or streaming request's hold on a session. Its
+// fields other than wake and done belong to the request's goroutine.
+type receiver struct {
+	rt   *route
+	key  string
+	name string // lease holder name: "node/n"
+	kind transports.Kind
+	ctx  context.Context
+
+	wake chan struct{} // a message, close or broadcast may be waiting
+	done chan struct{} // closed once released
+
+	attached bool // holds the lease
+	released bool // the store released the lease already
+	created  bool
+	sentOpen bool
+	pending  []string
+	fixed    *transports.Batch // the only answer (refusals)
+}
+
+var closeAnother = &transports.Close{Code: CodeAnotherConnection, Reason: "Another connection still open"}
+
+func (rt *route) newName() string {
+	return rt.srv.nodeID + "/" + strconv.FormatUint(rt.recvSeq.Add(1), 36)
+}
+
+func encodeMeta(r *http.Request) []byte {
+	b, _ := json.Marshal(requestOf(r))
+	return b
+}
+
+// attach takes the receiver lease of session id (creating the session when
+// it is new) for a polling or streaming request.
+func (rt *route) attach(ctx context.Context, r *http.Request, id string, kind transports.Kind) (*receiver, error) {
+	rc := &receiver{
+		rt: rt, key: id, name: rt.newName(), kind: kind, ctx: ctx,
+		wake: make(chan struct{}, 1), done: make(chan struct{}),
+	}
+	// Registered before the store sees the lease, so no wake-up is missed.
+	rt.register(rc)
+	req := store.OpenRequest{
+		Create:        true,
+		Meta:          encodeMeta(r),
+		Idle:          rt.opts.DisconnectDelay,
+		Receiver:      rc.name,
+		Lease:         rt.opts.ReceiverLease,
+		Pull:          true,
+		ReleaseIfData: kind == transports.KindPolling,
+	}
+	res, err := rt.store.Open(ctx, rt.name, id, req)
+	if errors.Is(err, store.ErrReceiverBusy) && rt.waitLocalRelease(ctx, res.Session.Receiver) {
+		res, err = rt.store.Open(ctx, rt.name, id, req)
+	}
+	switch {
+	case errors.Is(err, store.ErrReceiverBusy):
+		rt.unregister(rc)
+		rc.fixed = &transports.Batch{Close: closeAnother}
+		return rc, nil
+	case err != nil:
+		rt.unregister(rc)
+		return nil, storeErr("open session", err)
+	}
+	rc.attached = res.Attached
+	if res.Created {
+		rc.created = true
+		rt.runOnOpen(rt.handle(id, id, req.Meta, requestOf(r)))
+	}
+	if !res.Attached {
+		rt.unregister(rc)
+		s := res.Session
+		rc.fixed = &transports.Batch{Close: &transports.Close{Code: s.CloseCode, Reason: s.CloseReason}}
+		return rc, nil
+	}
+	rc.pending = res.Messages
+	if len(res.Messages) > 0 && kind == transports.KindPolling {
+		rc.released = true
+	}
+	return rc, nil
+}
+
+// waitLocalRelease gives a receiver on this node that is on its way out
+// (its client has just gone) a moment to release the session, so the
+// client's next request is not refused with 2010. It reports whether the
+// holder is gone.
+func (rt *route) waitLocalRelease(ctx context.Context, holder string) bool {
+	if holder == "" || nodeOf(holder) != rt.srv.nodeID {
+		return false
+	}
+	rt.mu.Lock()
+	old := rt.byName[holder]
+	rt.mu.Unlock()
+	if old == nil {
+		return true
+	}
+	t := time.NewTimer(100 * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-old.done:
+		return true
+	case <-t.C:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (rt *route) register(rc *receiver) {
+	rt.mu.Lock()
+	set := rt.receivers[rc.key]
+	if set == nil {
+		set = map[*receiver]struct{}{}
+		rt.receivers[rc.key] = set
+	}
+	set[rc] = struct{}{}
+	rt.byName[rc.name] = rc
+	rt.mu.Unlock()
+}
+
+func (rt *route) unregister(rc *receiver) {
+	rt.mu.Lock()
+	if set := rt.receivers[rc.key]; set != nil {
+		delete(set, rc)
+		if len(set) == 0 {
+			delete(rt.receivers, rc.key)
+		}
+	}
+	if rt.byName[rc.name] == rc {
+		delete(rt.byName, rc.name)
+	}
+	rt.mu.Unlock()
+}
+
+func (rc *receiver) wakeUp() {
+	select {
+	case rc.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Next implements transports.Receiver.
+func (rc *receiver) Next(ctx context.Context) (transports.Batch, error) {
+	if rc.fixed != nil {
+		return *rc.fixed, nil
+	}
+	var b transports.Batch
+	if rc.created && !rc.sentOpen {
+		rc.sentOpen = true
+		b.Open = true
+		return b, nil
+	}
+	if len(rc.pending) > 0 {
+		b.Messages, rc.pending = rc.pending, nil
+		return b, nil
+	}
+	polling := rc.kind == transports.KindPolling
+	opts := &rc.rt.opts
+	hb := time.NewTimer(opts.HeartbeatDelay)
+	defer hb.Stop()
+	renew := time.NewTicker(opts.ReceiverLease / 3)
+	defer renew.Stop()
+	for {
+		select {
+		case <-rc.wake:
+		case <-renew.C:
+		case <-hb.C:
+			return transports.Batch{Heartbeat: true}, nil
+		case <-ctx.Done():
+			return b, ctx.Err()
+		case <-rc.rt.srv.draining:
+			if polling {
+				return transports.Batch{Heartbeat: true}, nil
+			}
+			return transports.Batch{End: true}, nil
+		}
+		res, err := rc.rt.store.Pull(ctx, rc.rt.name, rc.key, store.PullRequest{
+			Receiver:      rc.name,
+			Lease:         opts.ReceiverLease,
+			Idle:          opts.DisconnectDelay,
+			ReleaseIfData: polling,
+		})
+		switch {
+		case err == nil:
+		case ctx.Err() != nil:
+			return b, ctx.Err()
+		case errors.Is(err, store.ErrNotReceiver), errors.Is(err, store.ErrNotFound):
+			rc.attached = false
+			return transports.Batch{Close: &transports.Close{Code: CodeInterrupted, Reason: "Connection interrupted"}}, nil
+		default:
+			rc.rt.log.Warn("sockjs: reading session", "session", rc.key, "err", err)
+			return transports.Batch{Close: &transports.Close{Code: CodeServerError, Reason: "Session store unavailable"}}, nil
+		}
+		if res.Released {
+			rc.released = true
+		}
+		closed := res.State == store.StateClosed
+		if len(res.Messages) > 0 {
+			b.Messages = res.Messages
+			if closed && !polling {
+				b.Close = &transports.Close{Code: res.CloseCode, Reason: res.CloseReason}
+			}
+			return b, nil
+		}
+		if closed {
+			b.Close = &transports.Close{Code: res.CloseCode, Reason: res.CloseReason}
+			return b, nil
+		}
+	}
+}
+
+// Deliver implements transports.Receiver; HTTP receivers get no client
+// messages on their own request.
+func (rc *receiver) Deliver(context.Context, []string) error { return nil }
+
+// Release implements transports.Receiver.
+func (rc *receiver) Release(aborted bool) {
+	rt := rc.rt
+	defer rt.srv.leave()
+	defer close(rc.done)
+	rt.unregister(rc)
+	if !rc.attached {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(rc.ctx), rt.opts.WriteTimeout)
+	defer cancel()
+	if aborted {
+		// The client vanished mid-response: what it was sent may be lost,
+		// so the session ends (the protocol's "Connection interrupted").
+		if err := rt.closeSession(ctx, rc.key, CodeInterrupted, "Connection interrupted"); err != nil && !errors.Is(err, ErrSessionNotFound) {
+			rt.log.Warn("sockjs: closing interrupted session", "session", rc.key, "err", err)
+		}
+	}
+	if !rc.released {
+		if err := rt.store.Release(ctx, rt.name, rc.key, rc.name, rt.opts.DisconnectDelay); err != nil && !errors.Is(err, store.ErrNotFound) {
+			rt.log.Warn("sockjs: releasing session", "session", rc.key, "err", err)
+		}
+	}
+}
+
+func (rt *route) runOnOpen(s *Session) {
+	defer func() {
+		if p := recover(); p != nil {
+			rt.log.Error("sockjs: OnOpen panicked", "session", s.id, "panic", p)
+		}
+	}()
+	rt.h.OnOpen(s)
+}
+
+func (rt *route) runOnMessage(s *Session, msg string) (ok bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			rt.log.Error("sockjs: OnMessage panicked", "session", s.id, "panic", p)
+			ok = false
+		}
+	}()
+	rt.h.OnMessage(s, msg)
+	return true
+}

@@ -1,0 +1,612 @@
+package sockjs
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/sockjs-cluster/sockjs/internal/frame"
+	"github.com/sockjs-cluster/sockjs/internal/httpx"
+	"github.com/sockjs-cluster/sockjs/pubsub"
+	"github.com/sockjs-cluster/sockjs/store"
+	"github.com/sockjs-cluster/sockjs/transports"
+)
+
+// route is one SockJS endpoint on one node.
+type route struct {
+	srv    *Server
+	name   string
+	prefix string
+	h      Handler
+	opts   Options
+	store  store.Store
+	bus    pubsub.Bus
+	log    *slog.Logger
+	mgr    *Manager
+	tcfg   transports.Config
+	cors   func(string) bool
+
+	iframe     []byte
+	iframeETag string
+	transports map[string]transportFunc
+
+	recvSeq atomic.Uint64
+
+	mu        sync.Mutex
+	receivers map[string]map[*receiver]struct{} // local attached or attaching receivers, by store key
+	byName    map[string]*receiver
+	conns     map[string]*connSession // local websocket sessions, by store key
+	subs      []pubsub.Subscription
+}
+
+type transportFunc struct {
+	method string
+	serve  func(cfg *transports.Config, s transports.Sessions, w http.ResponseWriter, r *http.Request, id string)
+}
+
+func newRoute(srv *Server, name, prefix string, h Handler, opts Options) *route {
+	opts = opts.withDefaults()
+	rt := &route{
+		srv:       srv,
+		name:      name,
+		prefix:    prefix,
+		h:         h,
+		opts:      opts,
+		store:     opts.Store,
+		bus:       opts.Bus,
+		log:       srv.log.With("route", name),
+		receivers: map[string]map[*receiver]struct{}{},
+		byName:    map[string]*receiver{},
+		conns:     map[string]*connSession{},
+	}
+	if rt.store == nil {
+		rt.store = srv.cfg.Store
+	}
+	if rt.bus == nil {
+		rt.bus = srv.cfg.Bus
+	}
+	rt.mgr = &Manager{rt: rt}
+	if len(opts.CORSOrigins) > 0 {
+		allowed := opts.CORSOrigins
+		rt.cors = func(o string) bool { return slices.Contains(allowed, o) }
+	}
+	rt.tcfg = transports.Config{
+		ResponseLimit:  opts.ResponseLimit,
+		MaxBodySize:    opts.MaxBodySize,
+		MaxMessageSize: opts.MaxMessageSize,
+		WriteTimeout:   opts.WriteTimeout,
+		Prepare:        rt.prepare,
+		Upgrader: &websocket.Upgrader{
+			HandshakeTimeout: opts.WriteTimeout,
+			CheckOrigin:      rt.checkOrigin,
+			ReadBufferSize:   1024,
+			WriteBufferSize:  1024,
+		},
+		Logger: rt.log,
+	}
+	rt.iframe = []byte(fmt.Sprintf(iframeTemplate, html.EscapeString(opts.SockJSURL)))
+	sum := md5.Sum(rt.iframe)
+	rt.iframeETag = `"` + hex.EncodeToString(sum[:]) + `"`
+
+	disabled := func(name string) bool { return slices.Contains(opts.DisabledTransports, name) }
+	rt.transports = map[string]transportFunc{}
+	if !opts.DisableWebSocket && !disabled(TransportWebSocket) {
+		rt.transports["websocket"] = transportFunc{http.MethodGet, transports.WebSocket}
+	}
+	if !disabled(TransportXHR) {
+		rt.transports["xhr"] = transportFunc{http.MethodPost, transports.XHRPolling}
+	}
+	rt.transports["xhr_send"] = transportFunc{http.MethodPost, transports.XHRSend}
+	if !disabled(TransportXHRStreaming) {
+		rt.transports["xhr_streaming"] = transportFunc{http.MethodPost, transports.XHRStreaming}
+	}
+	if !disabled(TransportEventSource) {
+		rt.transports["eventsource"] = transportFunc{http.MethodGet, transports.EventSource}
+	}
+	if !disabled(TransportHTMLFile) {
+		rt.transports["htmlfile"] = transportFunc{http.MethodGet, transports.HTMLFile}
+	}
+	if !disabled(TransportJSONP) {
+		rt.transports["jsonp"] = transportFunc{http.MethodGet, transports.JSONP}
+		rt.transports["jsonp_send"] = transportFunc{http.MethodPost, transports.JSONPSend}
+	}
+	return rt
+}
+
+// start subscribes the route to the bus and starts its reaper.
+func (rt *route) start(ctx context.Context) error {
+	nodeSub, err := rt.bus.Subscribe(ctx, rt.nodeChannel(rt.srv.nodeID), rt.onNodeMessage)
+	if err != nil {
+		return fmt.Errorf("sockjs: route %q: subscribe: %w", rt.name, err)
+	}
+	bcastSub, err := rt.bus.Subscribe(ctx, rt.broadcastChannel(), rt.onBroadcastMessage)
+	if err != nil {
+		_ = nodeSub.Unsubscribe(ctx)
+		return fmt.Errorf("sockjs: route %q: subscribe: %w", rt.name, err)
+	}
+	rt.mu.Lock()
+	rt.subs = []pubsub.Subscription{nodeSub, bcastSub}
+	rt.mu.Unlock()
+	rt.srv.bg.Add(1)
+	go rt.reapLoop()
+	return nil
+}
+
+// stop unsubscribes the route from the bus.
+func (rt *route) stop(ctx context.Context) {
+	rt.mu.Lock()
+	subs := rt.subs
+	rt.subs = nil
+	rt.mu.Unlock()
+	for _, s := range subs {
+		_ = s.Unsubscribe(ctx)
+	}
+}
+
+func (rt *route) nodeChannel(node string) string {
+	return "sockjs/" + rt.name + "/node/" + node
+}
+
+func (rt *route) broadcastChannel() string { return "sockjs/" + rt.name + "/broadcast" }
+
+// prepare sets the headers every session response shares.
+func (rt *route) prepare(w http.ResponseWriter, r *http.Request) {
+	httpx.CORS(w.Header(), r, rt.cors)
+	if rt.opts.JSessionID != nil {
+		rt.opts.JSessionID(w, r)
+	}
+}
+
+// checkOrigin applies the route's websocket origin policy.
+func (rt *route) checkOrigin(r *http.Request) bool {
+	if rt.opts.InsecureSkipOriginCheck {
+		return true
+	}
+	if rt.opts.CheckOrigin != nil {
+		return rt.opts.CheckOrigin(r)
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true // not a browser
+	}
+	if slices.Contains(rt.opts.WebSocketOrigins, origin) {
+		return true
+	}
+	u, err := url.Parse(origin)
+	return err == nil && strings.EqualFold(u.Host, r.Host)
+}
+
+// ServeHTTP routes one request under the route's prefix.
+func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.EscapedPath()
+	rest, ok := strings.CutPrefix(p, rt.prefix)
+	if !ok {
+		httpx.NotFound(w)
+		return
+	}
+	switch {
+	case rest == "" || rest == "/":
+		rt.serveGreeting(w, r)
+		return
+	case rest == "/info":
+		rt.serveInfo(w, r)
+		return
+	case isIframePath(rest):
+		rt.serveIframe(w, r)
+		return
+	case rest == "/websocket":
+		if !rt.opts.RawWebSocket || rt.transports["websocket"].serve == nil {
+			httpx.NotFound(w)
+			return
+		}
+		if r.Method != http.MethodGet {
+			httpx.MethodNotAllowed(w, "GET")
+			return
+		}
+		transports.RawWebSocket(&rt.tcfg, rt, w, r)
+		return
+	}
+	id, transport, ok := parseSessionPath(rest)
+	if !ok {
+		httpx.NotFound(w)
+		return
+	}
+	t, ok := rt.transports[transport]
+	if !ok {
+		httpx.NotFound(w)
+		return
+	}
+	if transport != "websocket" && httpx.IsWebSocketUpgrade(r) {
+		httpx.Text(w, http.StatusBadRequest, "Can \"Upgrade\" only to \"WebSocket\" on a websocket URL.")
+		return
+	}
+	switch {
+	case r.Method == t.method:
+		t.serve(&rt.tcfg, rt, w, r, id)
+	case r.Method == http.MethodOptions && t.method == http.MethodPost:
+		httpx.Preflight(w, r, "OPTIONS, POST", rt.cors)
+	default:
+		allow := t.method
+		if t.method == http.MethodPost {
+			allow = "OPTIONS, POST"
+		}
+		httpx.MethodNotAllowed(w, allow)
+	}
+}
+
+// parseSessionPath splits "/{server}/{session}/{transport}" (escaped form):
+// three non-empty segments, none containing a dot.
+func parseSessionPath(p string) (id, transport string, ok bool) {
+	if len(p) < 2 || p[0] != '/' {
+		return "", "", false
+	}
+	parts := strings.Split(p[1:], "/")
+	if len(parts) != 3 {
+		return "", "", false
+	}
+	for _, s := range parts {
+		if s == "" || strings.Contains(s, ".") {
+			return "", "", false
+		}
+	}
+	id, err := url.PathUnescape(parts[1])
+	if err != nil || id == "" || strings.Contains(id, ".") || strings.ContainsFunc(id, isControl) {
+		return "", "", false
+	}
+	return id, parts[2], true
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// isIframePath matches /iframe.html and versioned forms like
+// /iframe-0.1.2.html.
+func isIframePath(p string) bool {
+	rest, ok := strings.CutPrefix(p, "/iframe")
+	if !ok {
+		return false
+	}
+	rest, ok = strings.CutSuffix(rest, ".html")
+	if !ok {
+		return false
+	}
+	for i := 0; i < len(rest); i++ {
+		c := rest[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func (rt *route) serveGreeting(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		httpx.MethodNotAllowed(w, "GET")
+		return
+	}
+	httpx.Text(w, http.StatusOK, "Welcome to SockJS!\n")
+}
+
+func (rt *route) serveInfo(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet:
+	case http.MethodOptions:
+		httpx.Preflight(w, r, "OPTIONS, GET", rt.cors)
+		return
+	default:
+		httpx.MethodNotAllowed(w, "OPTIONS, GET")
+		return
+	}
+	var e [4]byte
+	_, _ = randRead(e[:])
+	body := fmt.Sprintf(`{"websocket":%t,"origins":["*:*"],"cookie_needed":%t,"entropy":%d}`,
+		rt.transports["websocket"].serve != nil, rt.opts.JSessionID != nil, binary.BigEndian.Uint32(e[:]))
+	h := w.Header()
+	httpx.CORS(h, r, rt.cors)
+	httpx.NoCache(h)
+	h.Set("Content-Type", "application/json; charset=UTF-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write([]byte(body))
+}
+
+const iframeTemplate = `<!DOCTYPE html>
+<html>
+<head>
+  <meta http-equiv="X-UA-Compatible" content="IE=edge" />
+  <meta http-equiv="Content-Type" content="text/html; charset=UTF-8" />
+  <script src="%s"></script>
+  <script>
+    document.domain = document.domain;
+    SockJS.bootstrap_iframe();
+  </script>
+</head>
+<body>
+  <h2>Don't panic!</h2>
+  <p>This is a SockJS hidden iframe. It's used for cross domain magic.</p>
+</body>
+</html>`
+
+func (rt *route) serveIframe(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		httpx.MethodNotAllowed(w, "GET")
+		return
+	}
+	h := w.Header()
+	httpx.CacheForever(h)
+	h.Set("ETag", rt.iframeETag)
+	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatch(inm, rt.iframeETag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h.Set("Content-Type", "text/html; charset=UTF-8")
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodGet {
+		_, _ = w.Write(rt.iframe)
+	}
+}
+
+func etagMatch(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" || strings.TrimPrefix(t, "W/") == etag {
+			return true
+		}
+	}
+	return false
+}
+
+// ---- transports.Sessions ----
+
+var errDraining = errors.New("sockjs: node shutting down")
+
+// Receive implements transports.Sessions.
+func (rt *route) Receive(ctx context.Context, r *http.Request, id string, kind transports.Kind) (transports.Receiver, error) {
+	if !rt.srv.enter() {
+		return nil, errDraining
+	}
+	var (
+		rc  transports.Receiver
+		err error
+	)
+	switch kind {
+	case transports.KindWebSocket, transports.KindRawWebSocket:
+		rc, err = rt.openConn(ctx, r, id, kind)
+	default:
+		rc, err = rt.attach(ctx, r, id, kind)
+	}
+	if err != nil {
+		rt.srv.leave()
+		return nil, err
+	}
+	return rc, nil
+}
+
+// Send implements transports.Sessions: messages from xhr_send/jsonp_send.
+func (rt *route) Send(ctx context.Context, r *http.Request, id string, msgs []string) error {
+	rec, err := rt.store.Get(ctx, rt.name, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return transports.ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	if rec.State != store.StateOpen {
+		return nil // the protocol drops messages sent to a closed session
+	}
+	s := rt.handle(id, id, rec.Meta, nil)
+	for _, m := range msgs {
+		if !rt.runOnMessage(s, m) {
+			return rt.closeSession(ctx, id, CodeServerError, "Internal error")
+		}
+	}
+	return nil
+}
+
+// ---- delivery ----
+
+// push stores unicast messages for a session and wakes whoever must deliver
+// them.
+func (rt *route) push(ctx context.Context, key string, msgs []string) error {
+	res, err := rt.store.Push(ctx, rt.name, key, msgs)
+	if errors.Is(err, store.ErrQueueFull) {
+		_ = rt.closeSession(ctx, key, CodeSlowConsumer, "Slow consumer")
+	}
+	if err != nil {
+		return storeErr("send", err)
+	}
+	switch {
+	case res.Node != "":
+		return rt.toNode(ctx, res.Node, encodeDeliver(key, msgs))
+	case res.Receiver != "":
+		return rt.toNode(ctx, nodeOf(res.Receiver), encodeWake(key))
+	}
+	return nil
+}
+
+// closeSession closes a session in the store, runs OnClose when this call
+// closed it, and tells its receiver.
+func (rt *route) closeSession(ctx context.Context, key string, code int, reason string) error {
+	rt.mu.Lock()
+	c := rt.conns[key]
+	rt.mu.Unlock()
+	if c != nil {
+		c.closeWith(code, reason)
+		return nil
+	}
+	rec, closed, err := rt.store.Close(ctx, rt.name, key, code, reason, rt.opts.DisconnectDelay)
+	if err != nil {
+		return storeErr("close", err)
+	}
+	if closed {
+		rt.runOnClose(rt.handle(publicID(key), key, rec.Meta, nil))
+	}
+	switch {
+	case rec.Node != "":
+		return rt.toNode(ctx, rec.Node, encodeClose(key, code, reason))
+	case rec.Receiver != "":
+		return rt.toNode(ctx, nodeOf(rec.Receiver), encodeWake(key))
+	}
+	return nil
+}
+
+func (rt *route) runOnClose(s *Session) {
+	defer func() {
+		if p := recover(); p != nil {
+			rt.log.Error("sockjs: OnClose panicked", "session", s.id, "panic", p)
+		}
+	}()
+	rt.h.OnClose(s)
+}
+
+// broadcast stores msg in the route's log, delivers it to this node's
+// sessions at once and tells the other nodes.
+func (rt *route) broadcast(ctx context.Context, msg string) error {
+	if err := rt.store.Publish(ctx, rt.name, msg); err != nil {
+		return storeErr("broadcast", err)
+	}
+	rt.deliverBroadcast(msg)
+	if err := rt.bus.Publish(ctx, rt.broadcastChannel(), encodeBroadcast(rt.srv.nodeID, msg)); err != nil {
+		return fmt.Errorf("sockjs: broadcast: %w", err)
+	}
+	return nil
+}
+
+// deliverBroadcast hands a broadcast to this node's websocket sessions
+// (encoded once for all of them) and wakes its HTTP receivers, which read
+// it from the store's log.
+func (rt *route) deliverBroadcast(msg string) {
+	f := frame.AppendMessages(nil, []string{msg})
+	rt.mu.Lock()
+	conns := make([]*connSession, 0, len(rt.conns))
+	for _, c := range rt.conns {
+		conns = append(conns, c)
+	}
+	var wake []*receiver
+	for _, set := range rt.receivers {
+		for rc := range set {
+			wake = append(wake, rc)
+		}
+	}
+	rt.mu.Unlock()
+	for _, c := range conns {
+		c.enqueue(item{msg: msg, frame: f})
+	}
+	for _, rc := range wake {
+		rc.wakeUp()
+	}
+}
+
+// toNode sends a node message, handling it in place when the node is this
+// one.
+func (rt *route) toNode(ctx context.Context, node string, payload []byte) error {
+	if node == rt.srv.nodeID {
+		rt.onNodeMessage(payload)
+		return nil
+	}
+	if err := rt.bus.Publish(ctx, rt.nodeChannel(node), payload); err != nil {
+		return fmt.Errorf("sockjs: notify node %s: %w", node, err)
+	}
+	return nil
+}
+
+func (rt *route) onNodeMessage(payload []byte) {
+	m, err := decodeNodeMessage(payload)
+	if err != nil {
+		rt.log.Warn("sockjs: bad bus message", "err", err)
+		return
+	}
+	switch m.kind {
+	case msgWake:
+		rt.wakeKey(m.key)
+	case msgDeliver:
+		rt.mu.Lock()
+		c := rt.conns[m.key]
+		rt.mu.Unlock()
+		if c != nil {
+			for _, msg := range m.msgs {
+				if c.send(msg) != nil {
+					break
+				}
+			}
+		}
+	case msgClose:
+		rt.mu.Lock()
+		c := rt.conns[m.key]
+		rt.mu.Unlock()
+		if c != nil {
+			c.closeWith(m.code, m.reason)
+		}
+	}
+}
+
+func (rt *route) onBroadcastMessage(payload []byte) {
+	origin, msg, err := decodeBroadcast(payload)
+	if err != nil {
+		rt.log.Warn("sockjs: bad bus message", "err", err)
+		return
+	}
+	if origin == rt.srv.nodeID {
+		return // delivered locally when it was sent
+	}
+	rt.deliverBroadcast(msg)
+}
+
+func (rt *route) wakeKey(key string) {
+	rt.mu.Lock()
+	set := rt.receivers[key]
+	wake := make([]*receiver, 0, len(set))
+	for rc := range set {
+		wake = append(wake, rc)
+	}
+	rt.mu.Unlock()
+	for _, rc := range wake {
+		rc.wakeUp()
+	}
+}
+
+// reapLoop expires sessions and runs OnClose for those that expired open.
+func (rt *route) reapLoop() {
+	defer rt.srv.bg.Done()
+	every := rt.opts.DisconnectDelay / 4
+	every = min(max(every, 10*time.Millisecond), time.Second)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	ctx := rt.srv.ctx
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for {
+			expired, err := rt.store.Reap(ctx, rt.name, 256)
+			if err != nil {
+				if ctx.Err() == nil {
+					rt.log.Warn("sockjs: reaping sessions", "err", err)
+				}
+				break
+			}
+			for _, rec := range expired {
+				if rec.State == store.StateOpen {
+					rt.runOnClose(rt.handle(publicID(rec.ID), rec.ID, rec.Meta, nil))
+				}
+			}
+			if len(expired) < 256 {
+				break
+			}
+		}
+	}
+}

@@ -1,0 +1,230 @@
+// Package store defines where SockJS sessions live: the SessionStore contract
+// that lets any request of a session land on any node.
+//
+// A Store keeps, per route and session id, the session's state (open or closed
+// with a code and reason), its receiver lease, its queue of unicast messages,
+// its cursor into the route's broadcast log, and a few small string values.
+// The sockjs package drives it; applications only choose an implementation:
+// store/memory for one process, store/redis for many.
+//
+// # Guarantees every implementation gives
+//
+// The conformance suite in store/storetest checks each of these.
+//
+//  1. Creation is atomic: of any number of concurrent Open calls with Create
+//     set for one absent (route, id), exactly one reports Created.
+//  2. At most one receiver per session: a lease, named by the caller, held
+//     until Release, or until it has not been renewed (by Open or Pull) for
+//     its Lease duration, whichever comes first. While another receiver holds
+//     a live lease, Open answers ErrReceiverBusy.
+//  3. Every message handed to Push or Publish is returned by Pull exactly
+//     once, to the lease holder, in one total order per route: a sequence
+//     shared by unicast and broadcast messages. A session sees the broadcasts
+//     published after it was created and before it was closed, as long as it
+//     pulls within the broadcast log's retention.
+//  4. A session whose receiver has been gone for its Idle duration (or whose
+//     lease has lapsed for that long) expires. Reap hands each expired
+//     session to exactly one caller, once, even across many nodes.
+//  5. Publish costs O(1) writes whatever the number of sessions: the log is
+//     read at delivery time.
+//
+// All methods are safe for concurrent use. Every method takes a context and
+// returns its error (wrapped) when the context ends first; the operation may
+// or may not have happened then, as with any remote call.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors a caller branches on. Implementations wrap them with %w; test with
+// errors.Is.
+var (
+	// ErrNotFound: the session does not exist (never created, or expired and
+	// reaped).
+	ErrNotFound = errors.New("store: session not found")
+	// ErrReceiverBusy: another receiver holds the session's lease. The
+	// protocol answers c[2010,"Another connection still open"].
+	ErrReceiverBusy = errors.New("store: another receiver holds the session")
+	// ErrNotReceiver: the caller's lease is gone (released, lapsed, or taken
+	// over after lapsing).
+	ErrNotReceiver = errors.New("store: not the session's receiver")
+	// ErrClosed: the session is closed; messages are not accepted.
+	ErrClosed = errors.New("store: session closed")
+	// ErrQueueFull: the session's unread unicast queue is at its limit (a
+	// slow or vanished consumer). The message was not stored.
+	ErrQueueFull = errors.New("store: session queue full")
+)
+
+// State is a session's lifecycle state.
+type State int
+
+const (
+	// StateOpen: the session accepts and delivers messages.
+	StateOpen State = iota + 1
+	// StateClosed: closed with a code and reason; receivers are answered
+	// with the close frame until the session expires.
+	StateClosed
+)
+
+func (s State) String() string {
+	switch s {
+	case StateOpen:
+		return "open"
+	case StateClosed:
+		return "closed"
+	}
+	return "unknown"
+}
+
+// Session is a snapshot of one session's record.
+type Session struct {
+	Route string
+	ID    string
+	State State
+	// CloseCode and CloseReason are set once State is StateClosed.
+	CloseCode   int
+	CloseReason string
+	// Receiver names the holder of a live lease, "" when there is none.
+	Receiver string
+	// Node, when not empty, binds the session to a connection held by that
+	// node (a websocket): its messages go to that node over the bus and are
+	// not queued in the store.
+	Node string
+	// Meta is opaque data given at creation (the opening request's details).
+	Meta []byte
+	// Values are the session's small per-session values.
+	Values map[string]string
+	// Created is when the session was created.
+	Created time.Time
+}
+
+// OpenRequest describes one Open call.
+type OpenRequest struct {
+	// Create makes Open create the session when it does not exist. Without
+	// it, an absent session is ErrNotFound.
+	Create bool
+	// Meta and Node are stored at creation; see Session.
+	Meta []byte
+	Node string
+	// Idle is how long the session lives without a receiver (the protocol's
+	// disconnect delay). Required (> 0) when creating.
+	Idle time.Duration
+	// Receiver, when not empty, asks for the receiver lease under this name,
+	// valid for Lease (> 0). Taking a lease on a closed session does nothing:
+	// the result's Session tells the caller to answer with the close frame.
+	Receiver string
+	Lease    time.Duration
+	// Pull also takes the pending messages when the lease was taken.
+	Pull bool
+	// ReleaseIfData releases the lease in the same step when Pull took at
+	// least one message (a polling request answers at once).
+	ReleaseIfData bool
+}
+
+// OpenResult is what Open did.
+type OpenResult struct {
+	Session  Session
+	Created  bool
+	Attached bool     // the lease is now held by the caller
+	Messages []string // pulled messages, when asked and attached
+}
+
+// PullRequest describes one Pull call by the lease holder.
+type PullRequest struct {
+	Receiver string
+	// Lease renews the lease for this long from now.
+	Lease time.Duration
+	// Idle is the session's idle expiry, applied from the lease's end.
+	Idle time.Duration
+	// Release gives the lease up after taking the messages. ReleaseIfData
+	// gives it up only when at least one message was taken.
+	Release       bool
+	ReleaseIfData bool
+	// Max bounds how many messages one call returns (0: no bound). The rest
+	// stay pending in order.
+	Max int
+}
+
+// PullResult is what Pull returned.
+type PullResult struct {
+	Messages []string
+	// State, CloseCode and CloseReason tell whether the session was closed;
+	// pending messages are still returned first.
+	State       State
+	CloseCode   int
+	CloseReason string
+	Released    bool
+}
+
+// PushResult tells the sender whom to wake.
+type PushResult struct {
+	// Receiver is the lease holder at the time of the push, "" if none.
+	Receiver string
+	// Node is set for sessions bound to a node's connection (see
+	// Session.Node): nothing was stored, the caller must deliver the
+	// messages to that node itself.
+	Node string
+}
+
+// Store is the session store contract. See the package documentation for
+// the guarantees every implementation gives.
+type Store interface {
+	// Open creates and/or attaches to a session in one atomic step.
+	// Errors: ErrNotFound (absent and !Create), ErrReceiverBusy (another
+	// live lease; the result's Session is still filled in).
+	Open(ctx context.Context, route, id string, req OpenRequest) (OpenResult, error)
+
+	// Pull takes the session's pending messages (unicast queue merged with
+	// the broadcast log past the session's cursor, in sequence order) and
+	// renews the caller's lease. Errors: ErrNotFound, ErrNotReceiver.
+	Pull(ctx context.Context, route, id string, req PullRequest) (PullResult, error)
+
+	// Release gives the lease up when the caller still holds it (otherwise
+	// it does nothing and returns nil); the session then expires after idle
+	// unless a receiver attaches.
+	Release(ctx context.Context, route, id, receiver string, idle time.Duration) error
+
+	// Push appends unicast messages to an open session's queue. Errors:
+	// ErrNotFound, ErrClosed, ErrQueueFull (nothing stored).
+	Push(ctx context.Context, route, id string, msgs []string) (PushResult, error)
+
+	// Publish appends a message to the route's broadcast log, for every
+	// session of the route open at that moment. One write, whatever the
+	// number of sessions.
+	Publish(ctx context.Context, route, msg string) error
+
+	// Close marks an open session closed with code and reason; it stays
+	// (serving the close frame) for idle, then expires. Closed reports
+	// whether this call made the transition (exactly one caller sees true).
+	// The returned Session is the record after the call. Errors: ErrNotFound.
+	Close(ctx context.Context, route, id string, code int, reason string, idle time.Duration) (s Session, closed bool, err error)
+
+	// Get returns a snapshot of the session. Errors: ErrNotFound.
+	Get(ctx context.Context, route, id string) (Session, error)
+
+	// SetValue sets (or, with an empty value, deletes) one small value of
+	// the session. Errors: ErrNotFound.
+	SetValue(ctx context.Context, route, id, key, value string) error
+
+	// Count returns how many open sessions the route has.
+	Count(ctx context.Context, route string) (int, error)
+
+	// IDs returns the ids of the route's open sessions, in no set order.
+	IDs(ctx context.Context, route string) ([]string, error)
+
+	// Reap removes up to max (> 0) expired sessions of the route and
+	// returns them as they were. Each expired session is returned by
+	// exactly one Reap call. A session returned with StateOpen expired
+	// without being closed: the caller runs the application's close
+	// callback for it.
+	Reap(ctx context.Context, route string, max int) ([]Session, error)
+}
+
+// Closer is implemented by stores that hold resources of their own. The
+// sockjs package never closes a store it was given; the application does.
+type Closer interface {
+	Close() error
+}
