@@ -87,7 +87,9 @@ func (rt *route) openConn(ctx context.Context, r *http.Request, id string, kind 
 	rt.mu.Lock()
 	rt.conns[key] = c
 	rt.mu.Unlock()
-	rt.runOnOpen(c.handle)
+	if !rt.runOnOpen(c.handle) {
+		c.closeWith(CodeServerError, "Internal error")
+	}
 	return c, nil
 }
 

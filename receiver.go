@@ -77,7 +77,9 @@ func (rt *route) attach(ctx context.Context, r *http.Request, id string, kind tr
 	rc.attached = res.Attached
 	if res.Created {
 		rc.created = true
-		rt.runOnOpen(rt.handle(id, id, req.Meta, requestOf(r)))
+		if !rt.runOnOpen(rt.handle(id, id, req.Meta, requestOf(r))) {
+			_ = rt.closeSession(ctx, id, CodeServerError, "Internal error")
+		}
 	}
 	if !res.Attached {
 		rt.unregister(rc)
@@ -250,13 +252,16 @@ func (rc *receiver) Release(aborted bool) {
 	}
 }
 
-func (rt *route) runOnOpen(s *Session) {
+// runOnOpen runs OnOpen, reporting false when it panicked.
+func (rt *route) runOnOpen(s *Session) (ok bool) {
 	defer func() {
 		if p := recover(); p != nil {
 			rt.log.Error("sockjs: OnOpen panicked", "session", s.id, "panic", p)
+			ok = false
 		}
 	}()
 	rt.h.OnOpen(s)
+	return true
 }
 
 func (rt *route) runOnMessage(s *Session, msg string) (ok bool) {

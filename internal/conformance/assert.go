@@ -124,7 +124,7 @@ func (e *env) headerPresent(r *response, name string) string {
 	e.t.Helper()
 	v := r.get(name)
 	if v == "" {
-		e.t.Fatalf("%s: header %s should be set, it is missing or empty (headers %v)", r.req, name, r.headers)
+		e.t.Fatalf("%s: header %s should be set, it is missing or empty (headers %s)", r.req, name, r.headerList())
 	}
 	return v
 }

@@ -78,8 +78,8 @@ func killerCodePoints(set []cpRange, first rune) []rune {
 	return cps
 }
 
-// killerStringEsc is the python '"' + ''.join(r'\u%04x' % i for ...) + '"':
-// a JSON string literal escaping each code point with lower-case hex.
+// killerStringEsc builds the python killer strings: a JSON string literal
+// that escapes each code point as \u%04x (four lower-case hex digits).
 func killerStringEsc(cps []rune) string {
 	var b strings.Builder
 	b.WriteByte('"')

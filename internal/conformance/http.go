@@ -30,6 +30,9 @@ const ioTimeout = 5 * time.Second
 // stable on a loaded machine without changing what it checks.
 const closeTimeout = time.Second
 
+// maxBody bounds the Content-Length the client accepts.
+const maxBody = 16 << 20
+
 // endpoint is a parsed top URL.
 type endpoint struct {
 	scheme string // "http" or "https"
@@ -142,6 +145,15 @@ func (r *response) values(name string) []string {
 		}
 	}
 	return vs
+}
+
+// headerList formats the headers for a failure message.
+func (r *response) headerList() string {
+	parts := make([]string, len(r.headers))
+	for i, h := range r.headers {
+		parts[i] = h.name + ": " + h.value
+	}
+	return "{" + strings.Join(parts, "; ") + "}"
 }
 
 // what prefixes a failure message with the request.
@@ -274,25 +286,38 @@ func (c *rawConn) setReadDeadline(d time.Duration) {
 // readLine reads one line and strips its "\r\n" or "\n".
 func (c *rawConn) readLine(what string) string {
 	c.e.t.Helper()
-	c.setReadDeadline(ioTimeout)
-	line, err := c.br.ReadString('\n')
+	line, err := c.tryReadLine()
 	if err != nil {
 		c.fatalf("reading %s (got %s so far): %v", what, show(line), err)
 	}
+	return line
+}
+
+func (c *rawConn) tryReadLine() (string, error) {
+	c.setReadDeadline(ioTimeout)
+	line, err := c.br.ReadString('\n')
+	if err != nil {
+		return line, err
+	}
 	line = strings.TrimSuffix(line, "\n")
-	return strings.TrimSuffix(line, "\r")
+	return strings.TrimSuffix(line, "\r"), nil
 }
 
 // readN reads exactly n bytes (RawHttpConnection.read(size)).
 func (c *rawConn) readN(n int) string {
 	c.e.t.Helper()
+	data, err := c.tryReadN(n)
+	if err != nil {
+		c.fatalf("reading %d bytes (got %d: %s): %v", n, len(data), show(data), err)
+	}
+	return data
+}
+
+func (c *rawConn) tryReadN(n int) (string, error) {
 	c.setReadDeadline(ioTimeout)
 	buf := make([]byte, n)
 	got, err := io.ReadFull(c.br, buf)
-	if err != nil {
-		c.fatalf("reading %d bytes (got %d: %s): %v", n, got, show(string(buf[:got])), err)
-	}
-	return string(buf)
+	return string(buf[:got]), err
 }
 
 // readOnce does a single read, returning what one recv() would: "" at the end
@@ -334,17 +359,31 @@ func (c *rawConn) readTillEOF() string {
 // terminating chunk gives "" (RawHttpConnection.read_chunk).
 func (c *rawConn) readChunk() string {
 	c.e.t.Helper()
-	line := c.readLine("chunk size")
+	data, err := c.tryReadChunk()
+	if err != nil {
+		c.fatalf("reading a chunk: %v", err)
+	}
+	return data
+}
+
+func (c *rawConn) tryReadChunk() (string, error) {
+	line, err := c.tryReadLine()
+	if err != nil {
+		return "", fmt.Errorf("chunk size line (got %s): %w", show(line), err)
+	}
 	size, _, _ := strings.Cut(line, ";") // ignore chunk extensions
 	n, err := strconv.ParseInt(strings.TrimSpace(size), 16, 32)
 	if err != nil || n < 0 {
-		c.fatalf("malformed chunk size line %s", show(line))
+		return "", fmt.Errorf("malformed chunk size line %s", show(line))
 	}
-	data := c.readN(int(n) + 2)
+	data, err := c.tryReadN(int(n) + 2)
+	if err != nil {
+		return "", fmt.Errorf("chunk of %d bytes (got %d: %s): %w", n, len(data), show(data), err)
+	}
 	if !strings.HasSuffix(data, "\r\n") {
-		c.fatalf("chunk of %d bytes not followed by CRLF: %s", n, show(data))
+		return "", fmt.Errorf("chunk of %d bytes not followed by CRLF: %s", n, show(data))
 	}
-	return data[:n]
+	return data[:n], nil
 }
 
 // expectClosed checks that the server has closed the connection (or closes
@@ -393,8 +432,8 @@ func (e *env) do(method, path string, headers []header, body *string) *response 
 		r.body = b.String()
 	case r.get("Content-Length") != "":
 		n, err := strconv.Atoi(r.get("Content-Length"))
-		if err != nil || n < 0 {
-			e.t.Fatalf("%s: malformed Content-Length %s", r.req, show(r.get("Content-Length")))
+		if err != nil || n < 0 || n > maxBody {
+			e.t.Fatalf("%s: bad Content-Length %s", r.req, show(r.get("Content-Length")))
 		}
 		r.body = c.readN(n)
 	case connectionClose(r):
@@ -402,8 +441,8 @@ func (e *env) do(method, path string, headers []header, body *string) *response 
 	case r.status == 101 || r.status == 304 || r.status == 204 || (r.status == 200 && method == "OPTIONS"):
 		r.body = ""
 	default:
-		e.t.Fatalf("%s: response %d %v has no Transfer-Encoding: chunked, Content-Length nor Connection: close",
-			r.req, r.status, r.headers)
+		e.t.Fatalf("%s: response %d (headers %s) has no Transfer-Encoding: chunked, Content-Length nor Connection: close",
+			r.req, r.status, r.headerList())
 	}
 	return r
 }
@@ -463,15 +502,15 @@ func (e *env) async(method, path string, headers []header) *stream {
 		s.mode = streamChunked
 	case r.get("Content-Length") != "":
 		n, err := strconv.Atoi(r.get("Content-Length"))
-		if err != nil || n < 0 {
-			e.t.Fatalf("%s: malformed Content-Length %s", r.req, show(r.get("Content-Length")))
+		if err != nil || n < 0 || n > maxBody {
+			e.t.Fatalf("%s: bad Content-Length %s", r.req, show(r.get("Content-Length")))
 		}
 		s.mode, s.length = streamSized, n
 	case connectionClose(r) || r.status == 101:
 		s.mode = streamRaw
 	default:
-		e.t.Fatalf("%s: response %d %v has no Transfer-Encoding: chunked, Content-Length nor Connection: close",
-			r.req, r.status, r.headers)
+		e.t.Fatalf("%s: response %d (headers %s) has no Transfer-Encoding: chunked, Content-Length nor Connection: close",
+			r.req, r.status, r.headerList())
 	}
 	return s
 }
@@ -508,10 +547,28 @@ func (s *stream) expect(want string) {
 }
 
 // expectEnd checks the python assertFalse(r.read()): the next read gives
-// nothing, the end of the body.
+// nothing, the end of the body (the terminating chunk of a chunked body).
 func (s *stream) expectEnd() {
 	s.c.e.t.Helper()
-	if got := s.read(); got != "" {
+	var got string
+	var err error
+	switch s.mode {
+	case streamChunked:
+		got, err = s.c.tryReadChunk()
+	case streamSized:
+		got, err = s.c.tryReadN(s.length)
+		if err == io.EOF {
+			got, err = "", nil
+		}
+	default:
+		got = s.c.readOnce()
+	}
+	switch {
+	case err != nil && isTimeout(err):
+		s.c.e.t.Fatalf("%s: expected the end of the response body, but the response is still open after %v", s.req, ioTimeout)
+	case err != nil:
+		s.c.e.t.Fatalf("%s: expected the end of the response body: %v", s.req, err)
+	case got != "":
 		s.c.e.t.Fatalf("%s: expected the end of the response body, got another chunk %s", s.req, show(got))
 	}
 }

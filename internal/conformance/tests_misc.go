@@ -50,13 +50,13 @@ func jsonEncodingXhrServerDecodes(e *env) {
 		e.t.Fatalf("conformance: bad client killer string: %v", err)
 	}
 	if a != b {
-		for i, c := range []rune(b) {
-			if i >= len([]rune(a)) || []rune(a)[i] != c {
-				e.t.Fatalf("echo of the client killer string differs from what was sent, first at code point %d (U+%04X):\n got: %s\nwant: %s",
-					i, c, show(recv), show(sent))
-			}
+		ra, rb := []rune(a), []rune(b)
+		i := 0
+		for i < len(ra) && i < len(rb) && ra[i] == rb[i] {
+			i++
 		}
-		e.t.Fatalf("echo of the client killer string differs from what was sent:\n got: %s\nwant: %s", show(recv), show(sent))
+		e.t.Fatalf("echo of the client killer string differs from what was sent from code point #%d on (got %d code points, want %d):\n got: %s\nwant: %s",
+			i, len(ra), len(rb), show(recv), show(sent))
 	}
 }
 

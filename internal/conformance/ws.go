@@ -29,7 +29,6 @@ func (e *env) wsDial(path string) *wsConn {
 	d := websocket.Dialer{
 		NetDialContext:   (&net.Dialer{Timeout: ioTimeout}).DialContext,
 		HandshakeTimeout: ioTimeout,
-		Proxy:            nil,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
 	defer cancel()

@@ -29,8 +29,8 @@
 //
 //   - '"' and '\' are written as \" and \\.
 //   - U+0008, U+0009, U+000A, U+000C and U+000D use the short forms
-//     \b, \t, \n, \f and \r (as JSON.stringify does, and as the protocol's
-//     EventSource test expects: a["  \u0000\n\r "]).
+//     \b, \t, \n, \f and \r, as JSON.stringify does and as the protocol's
+//     EventSource test expects (it wants \u0000\n\r for NUL, LF, CR).
 //   - The other code points U+0000-U+001F are written as \u00XX.
 //   - U+200C-U+200F, U+2028-U+202F, U+2060-U+206F and U+FFF0-U+FFFF are
 //     written as \uXXXX (the protocol's escapable_by_server set).

@@ -344,7 +344,7 @@ func (r *ring) pop() []byte {
 	r.buf[r.head] = nil
 	r.head = (r.head + 1) % len(r.buf)
 	r.n--
-	if r.n == 0 && len(r.buf) > 64 {
+	if r.n == 0 && len(r.buf) > 1024 {
 		*r = ring{}
 	}
 	return m

@@ -58,17 +58,32 @@ func TestSuiteCatchesMutants(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the suite in child processes; skipped in -short mode")
 	}
-	for _, m := range mutants {
-		t.Run(m.mode, func(t *testing.T) {
-			t.Parallel()
-			cmd := exec.Command(os.Args[0], "-test.run=^TestMutant$/^contract$/^"+m.catchers+"$", "-test.count=1", "-test.v")
+	// Most children just wait out the suite's timeout: run them all at once
+	// rather than GOMAXPROCS at a time.
+	type result struct {
+		out []byte
+		err error
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	results := make([]chan result, len(mutants))
+	for i, m := range mutants {
+		results[i] = make(chan result, 1)
+		go func() {
+			cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestMutant$/^contract$/^"+m.catchers+"$", "-test.count=1", "-test.v")
 			cmd.Env = append(os.Environ(), mutantEnv+"="+m.mode)
 			out, err := cmd.CombinedOutput()
-			if err == nil {
-				t.Fatalf("subtest %s passed against mutant %s; output:\n%s", m.catchers, m.mode, out)
+			results[i] <- result{out, err}
+		}()
+	}
+	for i, m := range mutants {
+		r := <-results[i]
+		t.Run(m.mode, func(t *testing.T) {
+			if r.err == nil {
+				t.Fatalf("subtest %s passed against mutant %s; output:\n%s", m.catchers, m.mode, r.out)
 			}
-			if want := "--- FAIL: TestMutant/contract/" + m.catchers; !bytes.Contains(out, []byte(want)) {
-				t.Fatalf("mutant %s: output lacks %q:\n%s", m.mode, want, out)
+			if want := "--- FAIL: TestMutant/contract/" + m.catchers; !bytes.Contains(r.out, []byte(want)) {
+				t.Fatalf("mutant %s: output lacks %q:\n%s", m.mode, want, r.out)
 			}
 		})
 	}

@@ -365,6 +365,7 @@ func (s *Store) Close(ctx context.Context, routeName, id string, code int, reaso
 	ss.closeCode, ss.closeReason = code, reason
 	ss.closedSeq = r.seq
 	r.open--
+	r.setDeadline(ss, now.Add(idle))
 	return r.snapshot(ss, now), true, nil
 }
 

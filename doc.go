@@ -1,0 +1,75 @@
+// Package sockjs is a SockJS server whose sessions live in a pluggable store,
+// so that every HTTP request of a session may land on any node behind a
+// plain round-robin load balancer: no sticky sessions.
+//
+// # Overview
+//
+// A Server is one node. Each call to Route adds a SockJS endpoint (a
+// prefix, a Handler with OnOpen, OnMessage and OnClose, and Options) and
+// returns its http.Handler:
+//
+//	node := sockjs.NewServer(sockjs.Config{})
+//	chat := node.Route("chat", "/chat", sockjs.HandlerFuncs{
+//		Message: func(s *sockjs.Session, msg string) {
+//			node.Manager("chat").Broadcast(context.TODO(), msg)
+//		},
+//	}, sockjs.Options{})
+//	mux.Handle("/chat/", chat)
+//
+// A Session is a handle valid on any node: Send, Close, per-session values
+// and the opening request. A Manager (one per route, Server.Manager) counts,
+// lists, finds, closes and broadcasts to a route's sessions cluster-wide.
+// The zero Config runs one process with an in-memory store and bus.
+//
+// # Transports
+//
+// Every transport of SockJS protocol 0.3 is served, as the sockjs-protocol
+// test suite specifies it: websocket (and the raw /websocket endpoint when
+// Options.RawWebSocket is set), xhr-streaming, xhr-polling, eventsource,
+// htmlfile and jsonp-polling, with xhr_send and jsonp_send for the
+// client's messages, the /info and iframe pages, CORS, heartbeats, response
+// limits and the JSESSIONID cookie option. Transports can be turned off per
+// route (Options.DisabledTransports, Options.DisableWebSocket).
+//
+// # Clustering
+//
+// Sessions, their receiver leases and their message queues live in a
+// store.Store; nodes notify each other over a pubsub.Bus. Nodes sharing a
+// store and a bus (for instance Redis) serve the same sessions: a poll may
+// reach any node, at most one receiver per session is allowed cluster-wide
+// (a second gets c[2010,"Another connection still open"]), and a close made
+// on one node is served by the others. A websocket session is bound to its
+// connection's node; other nodes reach it through the bus.
+//
+// # Concurrency
+//
+// Server, Manager and Session methods are safe for concurrent use. Handler
+// callbacks run on request goroutines: messages of one session arrive one
+// at a time and in order, different sessions' callbacks run concurrently.
+// A callback may call any method of this package; a slow callback delays
+// its session, so hand long work to another goroutine. A panicking callback
+// is logged and its session closed with 1011.
+//
+// # Origins and cookies
+//
+// Websocket connections from browser pages of another origin are refused
+// unless listed in Options.WebSocketOrigins (or allowed by
+// Options.CheckOrigin); Options.InsecureSkipOriginCheck turns the check off.
+// HTTP transports answer CORS requests from any origin, with credentials, as
+// sockjs-client requires; Options.CORSOrigins narrows that. Session ids are
+// chosen by the client: anyone who learns an id can read and inject that
+// session's messages, so authenticate in OnOpen and never put secrets in the
+// URL. JSONP callbacks are limited to [a-zA-Z0-9_.] and prefixed with a
+// comment.
+//
+// # Delivery guarantees
+//
+// While a session lives, every message sent to it reaches the client once
+// and in send order, unicast and broadcast interleaved, whichever nodes its
+// polls reach. A receiving request cut off mid-response closes its session
+// with 1002 "Connection interrupted": what was in flight may be lost, and
+// the client knows. OnClose runs exactly once per session, cluster-wide,
+// when it is closed or when it expires (no receiver for
+// Options.DisconnectDelay). A websocket consumer that falls more than
+// Options.MaxQueue messages behind is closed with 1008.
+package sockjs
