@@ -82,7 +82,7 @@ func (rt *route) openConn(ctx context.Context, r *http.Request, id string, kind 
 		key = id + keySep + randomID(8)
 	}
 	c.key = key
-	c.handle = rt.handle(id, key, meta, requestOf(r))
+	c.handle = rt.handle(ctx, id, key, meta, requestOf(r))
 	c.handle.conn = c
 	rt.mu.Lock()
 	rt.conns[key] = c
@@ -228,14 +228,17 @@ func (c *connSession) Release(aborted bool) {
 
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), rt.opts.WriteTimeout)
 	defer cancel()
-	_, closed, err := rt.store.Close(ctx, rt.name, c.key, code, reason, 0)
+	_, closed, err := rt.store.CloseSession(ctx, rt.name, c.key, code, reason, 0)
 	if err != nil {
 		// The lease lapses and the reaper runs OnClose once the store is back.
 		rt.log.Warn("sockjs: closing websocket session", "session", c.key, "err", err)
 		return
 	}
 	if closed {
-		rt.runOnClose(c.handle)
+		// The connection's context is over; OnClose gets the release's.
+		s := rt.handle(ctx, c.handle.id, c.key, c.handle.meta, c.handle.request)
+		s.conn = c
+		rt.runOnClose(s)
 	}
 	if err := rt.store.Release(ctx, rt.name, c.key, c.name, 0); err != nil && !errors.Is(err, store.ErrNotFound) {
 		rt.log.Warn("sockjs: releasing websocket session", "session", c.key, "err", err)

@@ -31,13 +31,13 @@ func (m *Manager) Session(ctx context.Context, id string) (*Session, error) {
 	if err != nil {
 		return nil, storeErr("session", err)
 	}
-	return m.rt.handleFor(rec), nil
+	return m.rt.handleFor(ctx, rec), nil
 }
 
 // handleFor returns a handle on a stored session, bound to its local
 // connection when this node holds it.
-func (rt *route) handleFor(rec store.Session) *Session {
-	s := rt.handle(publicID(rec.ID), rec.ID, rec.Meta, nil)
+func (rt *route) handleFor(ctx context.Context, rec store.Session) *Session {
+	s := rt.handle(ctx, publicID(rec.ID), rec.ID, rec.Meta, nil)
 	if rec.Node == rt.srv.nodeID {
 		rt.mu.Lock()
 		if c := rt.conns[rec.ID]; c != nil {
@@ -63,7 +63,7 @@ func (m *Manager) Sessions(ctx context.Context) ([]*Session, error) {
 		if err != nil {
 			return nil, storeErr("sessions", err)
 		}
-		out = append(out, m.rt.handleFor(rec))
+		out = append(out, m.rt.handleFor(ctx, rec))
 	}
 	return out, nil
 }

@@ -19,8 +19,9 @@ const (
 )
 
 // DefaultSockJSURL is where the iframe page loads sockjs-client from when
-// Options.SockJSURL is empty.
-const DefaultSockJSURL = "https://cdn.jsdelivr.net/npm/sockjs-client@1/dist/sockjs.min.js"
+// Options.SockJSURL is empty: a pinned release, because the iframe page is
+// cached for a year and must match the version of the page's own client.
+const DefaultSockJSURL = "https://cdn.jsdelivr.net/npm/sockjs-client@1.6.1/dist/sockjs.min.js"
 
 // Options configure one route. The zero value is a conformant SockJS
 // endpoint with safe limits; each field says what its zero value means.

@@ -77,14 +77,18 @@ func (rt *route) attach(ctx context.Context, r *http.Request, id string, kind tr
 	rc.attached = res.Attached
 	if res.Created {
 		rc.created = true
-		if !rt.runOnOpen(rt.handle(id, id, req.Meta, requestOf(r))) {
+		if !rt.runOnOpen(rt.handle(ctx, id, id, req.Meta, requestOf(r))) {
 			_ = rt.closeSession(ctx, id, CodeServerError, "Internal error")
 		}
 	}
 	if !res.Attached {
 		rt.unregister(rc)
 		s := res.Session
-		rc.fixed = &transports.Batch{Close: &transports.Close{Code: s.CloseCode, Reason: s.CloseReason}}
+		rc.fixed = &transports.Batch{Messages: res.Messages}
+		if len(res.Messages) == 0 || kind != transports.KindPolling {
+			// A poll carries one frame: the close frame waits for the next.
+			rc.fixed.Close = &transports.Close{Code: s.CloseCode, Reason: s.CloseReason}
+		}
 		return rc, nil
 	}
 	rc.pending = res.Messages

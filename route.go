@@ -406,7 +406,7 @@ func (rt *route) Send(ctx context.Context, r *http.Request, id string, msgs []st
 	if rec.State != store.StateOpen {
 		return nil // the protocol drops messages sent to a closed session
 	}
-	s := rt.handle(id, id, rec.Meta, nil)
+	s := rt.handle(ctx, id, id, rec.Meta, nil)
 	for _, m := range msgs {
 		if !rt.runOnMessage(s, m) {
 			return rt.closeSession(ctx, id, CodeServerError, "Internal error")
@@ -446,12 +446,12 @@ func (rt *route) closeSession(ctx context.Context, key string, code int, reason 
 		c.closeWith(code, reason)
 		return nil
 	}
-	rec, closed, err := rt.store.Close(ctx, rt.name, key, code, reason, rt.opts.DisconnectDelay)
+	rec, closed, err := rt.store.CloseSession(ctx, rt.name, key, code, reason, rt.opts.DisconnectDelay)
 	if err != nil {
 		return storeErr("close", err)
 	}
 	if closed {
-		rt.runOnClose(rt.handle(publicID(key), key, rec.Meta, nil))
+		rt.runOnClose(rt.handle(ctx, publicID(key), key, rec.Meta, nil))
 	}
 	switch {
 	case rec.Node != "":
@@ -601,7 +601,9 @@ func (rt *route) reapLoop() {
 			}
 			for _, rec := range expired {
 				if rec.State == store.StateOpen {
-					rt.runOnClose(rt.handle(publicID(rec.ID), rec.ID, rec.Meta, nil))
+					s := rt.handle(ctx, publicID(rec.ID), rec.ID, rec.Meta, nil)
+					s.final = &rec // its values stay readable in OnClose
+					rt.runOnClose(s)
 				}
 			}
 			if len(expired) < 256 {

@@ -18,8 +18,8 @@ import (
 
 // Config configures a Server. The zero value is a single in-memory node.
 type Config struct {
-	// Store keeps the sessions. Nil means an in-memory store owned (and
-	// closed) by the server: one process, nothing else to run.
+	// Store keeps the sessions. Nil means an in-memory store: one process,
+	// nothing else to run.
 	Store store.Store
 	// Bus connects the nodes. Nil means an in-memory bus owned by the
 	// server. Nodes of one cluster share one Store and one Bus.

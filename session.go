@@ -39,14 +39,29 @@ type Session struct {
 	id   string // the client's session id
 	key  string // the id in the store (differs for reused websocket ids)
 	conn *connSession
+	ctx  context.Context
+	// final is the record of a session already removed from the store
+	// (expired): Value answers from it.
+	final *store.Session
 
 	mu      sync.Mutex
 	meta    []byte
 	request *Request
 }
 
-func (rt *route) handle(id, key string, meta []byte, req *Request) *Session {
-	return &Session{rt: rt, id: id, key: key, meta: meta, request: req}
+func (rt *route) handle(ctx context.Context, id, key string, meta []byte, req *Request) *Session {
+	return &Session{rt: rt, ctx: ctx, id: id, key: key, meta: meta, request: req}
+}
+
+// Context returns the context of the work that produced this handle: the
+// request (or websocket connection) that carried the callback, or the
+// node's background context for OnClose after an expiry. Use it for calls
+// made from callbacks; it ends when that work ends.
+func (s *Session) Context() context.Context {
+	if s.ctx == nil {
+		return s.rt.srv.ctx
+	}
+	return s.ctx
 }
 
 // ID returns the session id the client chose.
@@ -104,8 +119,12 @@ func (s *Session) State(ctx context.Context) (State, error) {
 }
 
 // Value returns one of the session's values ("" when unset). Values live in
-// the store, so every node sees them; keep them small.
+// the store, so every node sees them; keep them small. In OnClose after an
+// expiry, the values are those the session had when it expired.
 func (s *Session) Value(ctx context.Context, key string) (string, error) {
+	if s.final != nil {
+		return s.final.Values[key], nil
+	}
 	rec, err := s.rt.store.Get(ctx, s.rt.name, s.key)
 	if err != nil {
 		return "", storeErr("value", err)

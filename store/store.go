@@ -11,6 +11,13 @@
 //
 // The conformance suite in store/storetest checks each of these.
 //
+// Expiry takes effect when Reap hands a session out: until then an expired
+// session still behaves as it did (it can be reattached, which revives it).
+// Implementations must not let sessions vanish on their own (Redis key TTLs
+// alone would), because a session that is never reaped never gets its
+// OnClose. Lease and expiry times come from one clock shared by every node
+// (the store's own), never from the nodes' clocks.
+//
 //  1. Creation is atomic: of any number of concurrent Open calls with Create
 //     set for one absent (route, id), exactly one reports Created.
 //  2. At most one receiver per session: a lease, named by the caller, held
@@ -90,8 +97,9 @@ type Session struct {
 	// Receiver names the holder of a live lease, "" when there is none.
 	Receiver string
 	// Node, when not empty, binds the session to a connection held by that
-	// node (a websocket): its messages go to that node over the bus and are
-	// not queued in the store.
+	// node (a websocket): its messages go to that node over the bus, are not
+	// queued in the store, and it has no cursor in the broadcast log (Pull
+	// returns no messages for it and only renews its lease).
 	Node string
 	// Meta is opaque data given at creation (the opening request's details).
 	Meta []byte
@@ -113,8 +121,9 @@ type OpenRequest struct {
 	// disconnect delay). Required (> 0) when creating.
 	Idle time.Duration
 	// Receiver, when not empty, asks for the receiver lease under this name,
-	// valid for Lease (> 0). Taking a lease on a closed session does nothing:
-	// the result's Session tells the caller to answer with the close frame.
+	// valid for Lease (> 0). A closed session gives no lease: the result's
+	// Session tells the caller to answer with the close frame, after the
+	// messages sent before the close, which Pull takes (without a lease).
 	Receiver string
 	Lease    time.Duration
 	// Pull also takes the pending messages when the lease was taken.
@@ -126,10 +135,14 @@ type OpenRequest struct {
 
 // OpenResult is what Open did.
 type OpenResult struct {
-	Session  Session
-	Created  bool
-	Attached bool     // the lease is now held by the caller
-	Messages []string // pulled messages, when asked and attached
+	Session Session
+	Created bool
+	// Attached: the lease was given to the caller (and, with ReleaseIfData,
+	// may already have been given back: then Session.Receiver is empty).
+	Attached bool
+	// Messages are the pulled messages, when Pull was asked and the caller
+	// attached, or the session is closed.
+	Messages []string
 }
 
 // PullRequest describes one Pull call by the lease holder.
@@ -196,11 +209,13 @@ type Store interface {
 	// number of sessions.
 	Publish(ctx context.Context, route, msg string) error
 
-	// Close marks an open session closed with code and reason; it stays
-	// (serving the close frame) for idle, then expires. Closed reports
+	// CloseSession marks an open session closed with code and reason; it
+	// stays (serving the close frame) for idle, then expires. Closed reports
 	// whether this call made the transition (exactly one caller sees true).
-	// The returned Session is the record after the call. Errors: ErrNotFound.
-	Close(ctx context.Context, route, id string, code int, reason string, idle time.Duration) (s Session, closed bool, err error)
+	// Messages sent before the close stay pending; broadcasts after it are
+	// not delivered. The returned Session is the record after the call.
+	// Errors: ErrNotFound.
+	CloseSession(ctx context.Context, route, id string, code int, reason string, idle time.Duration) (s Session, closed bool, err error)
 
 	// Get returns a snapshot of the session. Errors: ErrNotFound.
 	Get(ctx context.Context, route, id string) (Session, error)
@@ -225,6 +240,7 @@ type Store interface {
 
 // Closer is implemented by stores that hold resources of their own. The
 // sockjs package never closes a store it was given; the application does.
+// (Store.CloseSession closes one session; Close closes the store.)
 type Closer interface {
 	Close() error
 }

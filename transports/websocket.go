@@ -8,6 +8,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/sockjs-cluster/sockjs/internal/frame"
+	"github.com/sockjs-cluster/sockjs/internal/hixie76"
 )
 
 // WebSocket serves GET /{server}/{session}/websocket: a SockJS session bound
@@ -26,19 +27,40 @@ func RawWebSocket(cfg *Config, s Sessions, w http.ResponseWriter, r *http.Reques
 }
 
 func serveWebSocket(cfg *Config, s Sessions, w http.ResponseWriter, r *http.Request, id string, kind Kind) {
-	conn, err := cfg.Upgrader.Upgrade(w, r, nil)
-	if err != nil {
-		return // the upgrader has answered
+	var conn wsConn
+	if hixie76.IsRequest(r) {
+		// The pre-RFC 6455 handshake some old proxies still speak.
+		if !cfg.Upgrader.CheckOrigin(r) {
+			http.Error(w, "Forbidden origin", http.StatusForbidden)
+			return
+		}
+		hc, err := hixie76.Upgrade(w, r, cfg.Upgrader.HandshakeTimeout)
+		if err != nil {
+			return // answered
+		}
+		hc.SetReadLimit(cfg.MaxMessageSize)
+		conn = &hixieConn{c: hc, timeout: cfg.WriteTimeout}
+	} else {
+		gc, err := cfg.Upgrader.Upgrade(w, r, nil)
+		if err != nil {
+			return // the upgrader has answered
+		}
+		gc.SetReadLimit(cfg.MaxMessageSize)
+		conn = &gorillaConn{c: gc, timeout: cfg.WriteTimeout}
 	}
-	defer conn.Close()
-	conn.SetReadLimit(cfg.MaxMessageSize)
+	defer conn.close()
 
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	rc, err := s.Receive(ctx, r, id, kind)
 	if err != nil {
 		cfg.Logger.Warn("sockjs: session unavailable", "path", r.URL.Path, "err", err)
-		closeWS(cfg, conn, kind, Close{Code: 1011, Reason: "Session store unavailable"})
+		if kind != KindRawWebSocket {
+			var buf []byte
+			buf = frame.AppendClose(buf, 1011, "Session store unavailable")
+			_ = conn.writeText(buf)
+		}
+		conn.closeWith(kind, Close{Code: 1011, Reason: "Session store unavailable"})
 		return
 	}
 
@@ -56,15 +78,10 @@ func serveWebSocket(cfg *Config, s Sessions, w http.ResponseWriter, r *http.Requ
 		if err != nil {
 			break
 		}
-		buf, err = eachFrame(b, buf, func(f []byte) error {
-			if kind == KindRawWebSocket {
-				return nil // raw sessions carry messages only, below
-			}
-			_ = conn.SetWriteDeadline(deadline(cfg.WriteTimeout))
-			return conn.WriteMessage(websocket.TextMessage, f)
-		})
-		if err == nil && kind == KindRawWebSocket {
-			err = writeRaw(cfg, conn, b)
+		if kind == KindRawWebSocket {
+			err = writeRaw(conn, b)
+		} else {
+			buf, err = eachFrame(b, buf, conn.writeText)
 		}
 		if err != nil {
 			break
@@ -72,25 +89,22 @@ func serveWebSocket(cfg *Config, s Sessions, w http.ResponseWriter, r *http.Requ
 		if b.ends() {
 			aborted = false
 			if b.Close != nil {
-				closeWS(cfg, conn, kind, *b.Close)
+				conn.closeWith(kind, *b.Close)
 			}
 			break
 		}
 	}
 	rc.Release(aborted)
 	cancel()
-	conn.Close() // unblocks the reader
+	conn.close() // unblocks the reader
 	<-readerDone
 }
 
-func readWebSocket(ctx context.Context, conn *websocket.Conn, rc Receiver, kind Kind) {
+func readWebSocket(ctx context.Context, conn wsConn, rc Receiver, kind Kind) {
 	for {
-		mt, data, err := conn.ReadMessage()
+		data, err := conn.readMessage()
 		if err != nil {
 			return
-		}
-		if mt != websocket.TextMessage && mt != websocket.BinaryMessage {
-			continue
 		}
 		var msgs []string
 		if kind == KindRawWebSocket {
@@ -115,31 +129,61 @@ func readWebSocket(ctx context.Context, conn *websocket.Conn, rc Receiver, kind 
 
 // writeRaw writes a batch to a raw websocket: each message as a text
 // message, heartbeats as pings.
-func writeRaw(cfg *Config, conn *websocket.Conn, b Batch) error {
-	for _, m := range b.Messages {
-		_ = conn.SetWriteDeadline(deadline(cfg.WriteTimeout))
-		if err := conn.WriteMessage(websocket.TextMessage, []byte(m)); err != nil {
+func writeRaw(conn wsConn, b Batch) error {
+	msgs := b.Messages
+	if b.Frame != nil && len(msgs) == 0 {
+		// A shared pre-encoded array frame: decode it back into messages.
+		var err error
+		if msgs, err = frame.ParseMessages(b.Frame[1:]); err != nil {
 			return err
 		}
 	}
-	if b.Frame != nil && len(b.Messages) == 0 {
-		// A shared pre-encoded array frame: decode it back into messages.
-		msgs, err := frame.ParseMessages(b.Frame[1:])
-		if err != nil {
+	for _, m := range msgs {
+		if err := conn.writeText([]byte(m)); err != nil {
 			return err
 		}
-		return writeRaw(cfg, conn, Batch{Messages: msgs})
 	}
 	if b.Heartbeat {
-		return conn.WriteControl(websocket.PingMessage, nil, deadline(cfg.WriteTimeout))
+		return conn.ping()
 	}
 	return nil
 }
 
-// closeWS ends a websocket with a close handshake. SockJS-framed sessions
-// have sent their c[...] frame already and close with 1000; raw ones carry
-// the session's code and reason in the close message itself.
-func closeWS(cfg *Config, conn *websocket.Conn, kind Kind, c Close) {
+// wsConn is a server websocket connection of either protocol version.
+// One reader and one writer may run at once; close may be called
+// concurrently with both.
+type wsConn interface {
+	// readMessage returns the next text or binary message.
+	readMessage() ([]byte, error)
+	writeText(p []byte) error
+	ping() error
+	// closeWith ends the websocket with a close handshake. SockJS-framed
+	// sessions have sent their c[...] frame already and close with 1000;
+	// raw ones carry the session's code and reason in the close message.
+	closeWith(kind Kind, c Close)
+	close() error
+}
+
+type gorillaConn struct {
+	c       *websocket.Conn
+	timeout time.Duration
+}
+
+func (g *gorillaConn) readMessage() ([]byte, error) {
+	_, data, err := g.c.ReadMessage()
+	return data, err
+}
+
+func (g *gorillaConn) writeText(p []byte) error {
+	_ = g.c.SetWriteDeadline(deadline(g.timeout))
+	return g.c.WriteMessage(websocket.TextMessage, p)
+}
+
+func (g *gorillaConn) ping() error {
+	return g.c.WriteControl(websocket.PingMessage, nil, deadline(g.timeout))
+}
+
+func (g *gorillaConn) closeWith(kind Kind, c Close) {
 	code, reason := websocket.CloseNormalClosure, "Normal closure"
 	if kind == KindRawWebSocket && validCloseCode(c.Code) {
 		code, reason = c.Code, c.Reason
@@ -147,8 +191,32 @@ func closeWS(cfg *Config, conn *websocket.Conn, kind Kind, c Close) {
 			reason = reason[:123]
 		}
 	}
-	_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), deadline(cfg.WriteTimeout))
+	_ = g.c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), deadline(g.timeout))
 }
+
+func (g *gorillaConn) close() error { return g.c.Close() }
+
+// hixieConn speaks hixie-76: no close codes, no pings.
+type hixieConn struct {
+	c       *hixie76.Conn
+	timeout time.Duration
+}
+
+func (h *hixieConn) readMessage() ([]byte, error) { return h.c.ReadMessage() }
+
+func (h *hixieConn) writeText(p []byte) error {
+	_ = h.c.SetWriteDeadline(deadline(h.timeout))
+	return h.c.WriteMessage(p)
+}
+
+func (h *hixieConn) ping() error { return nil }
+
+func (h *hixieConn) closeWith(Kind, Close) {
+	_ = h.c.SetWriteDeadline(deadline(h.timeout))
+	_ = h.c.WriteClose()
+}
+
+func (h *hixieConn) close() error { return h.c.Close() }
 
 // validCloseCode reports whether code may travel in a websocket close frame
 // (RFC 6455 section 7.4).

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -191,8 +192,16 @@ func (p *peer) next(t *testing.T) Event {
 func (p *peer) expect(t *testing.T, who string, want Event) {
 	t.Helper()
 	if got := p.next(t); got != want {
-		t.Fatalf("%s got %+v, want %+v", who, got, want)
+		t.Fatalf("%s got %s, want %s", who, brief(got), brief(want))
 	}
+}
+
+// brief shows an event with its text cut short.
+func brief(ev Event) string {
+	if r := []rune(ev.Text); len(r) > 40 {
+		ev.Text = string(r[:40]) + "…"
+	}
+	return fmt.Sprintf("%+v", ev)
 }
 
 // welcome reads a new session's welcome and own join, and returns its name.
@@ -201,7 +210,7 @@ func (p *peer) welcome(t *testing.T, who string) string {
 	p.open(t)
 	ev := p.next(t)
 	if ev.Type != "welcome" || !strings.HasPrefix(ev.Name, "guest-") {
-		t.Fatalf("%s got %+v, want a welcome with a guest name", who, ev)
+		t.Fatalf("%s got %s, want a welcome with a guest name", who, brief(ev))
 	}
 	p.expect(t, who, Event{Type: "join", Name: ev.Name})
 	return ev.Name
@@ -267,11 +276,11 @@ func TestChat(t *testing.T) {
 	// of it (A's next event is the message sent after it).
 	sendWS(t, connB, longest+"!")
 	if ev := b.next(t); ev.Type != "error" {
-		t.Fatalf("B got %+v after an over-long message, want an error", ev)
+		t.Fatalf("B got %s after an over-long message, want an error", brief(ev))
 	}
 	sendXHR(t, urlA, strings.Repeat("x", MaxMessageLen+1))
 	if ev := a.next(t); ev.Type != "error" {
-		t.Fatalf("A got %+v after an over-long message, want an error", ev)
+		t.Fatalf("A got %s after an over-long message, want an error", brief(ev))
 	}
 	sendWS(t, connB, "after")
 	both(Event{Type: "message", Name: nameB, Text: "after"})
@@ -344,5 +353,54 @@ func TestPage(t *testing.T) {
 	resp, _ = get(t, base+"/nothing-here")
 	if resp.StatusCode != http.StatusNotFound {
 		t.Errorf("GET /nothing-here: %d, want 404", resp.StatusCode)
+	}
+}
+
+// TestShutdown stops the server under open sessions, as SIGTERM does: the
+// websocket gets the going-away close frame, the streaming response ends,
+// and serve returns nil.
+func TestShutdown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- serve(ctx, ln, sockjs.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	}()
+	addr := ln.Addr().String()
+
+	a, _ := openStream(t, addr)
+	a.welcome(t, "A")
+	b, _ := openWebSocket(t, addr)
+	b.welcome(t, "B")
+
+	cancel()
+	for {
+		f := b.frame(t)
+		if f == `c[1001,"Server shutting down"]` {
+			break
+		}
+		if !strings.HasPrefix(f, "a") {
+			t.Fatalf("B got %q at shutdown, want the going-away close frame", f)
+		}
+	}
+	deadline := time.After(wait)
+	for open := true; open; {
+		select {
+		case _, open = <-a.frames:
+		case <-deadline:
+			t.Fatal("A's streaming response did not end at shutdown")
+		}
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve: %v", err)
+		}
+	case <-time.After(3 * wait):
+		t.Fatal("serve did not return after shutdown")
 	}
 }

@@ -87,7 +87,7 @@ func nameOf(s *sockjs.Session) string {
 func (rm *room) OnOpen(s *sockjs.Session) {
 	name := nameOf(s)
 	rm.send(s, Event{Type: "welcome", Name: name})
-	rm.broadcast(Event{Type: "join", Name: name})
+	rm.broadcast(s, Event{Type: "join", Name: name})
 }
 
 // OnMessage relays a message to everyone, as "<name>: <text>" on the page.
@@ -100,31 +100,33 @@ func (rm *room) OnMessage(s *sockjs.Session, msg string) {
 		rm.send(s, Event{Type: "error", Text: fmt.Sprintf("message not sent: longer than %d characters", MaxMessageLen)})
 		return
 	}
-	rm.broadcast(Event{Type: "message", Name: nameOf(s), Text: text})
+	rm.broadcast(s, Event{Type: "message", Name: nameOf(s), Text: text})
 }
 
 // OnClose tells everyone that the session left. It runs once per session:
 // when its websocket ends, when it is closed, or when it expired because
 // its client stopped polling.
 func (rm *room) OnClose(s *sockjs.Session) {
-	rm.broadcast(Event{Type: "leave", Name: nameOf(s)})
+	rm.broadcast(s, Event{Type: "leave", Name: nameOf(s)})
 }
 
-// Callbacks get no context: bound each call to the store and bus.
+// callTimeout bounds each call a callback makes to the store and bus.
 const callTimeout = 5 * time.Second
 
 func (rm *room) send(s *sockjs.Session, ev Event) {
 	b, _ := json.Marshal(ev)
-	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	ctx, cancel := context.WithTimeout(s.Context(), callTimeout)
 	defer cancel()
 	if err := s.Send(ctx, string(b)); err != nil {
 		rm.log.Debug("chat: send", "session", s.ID(), "err", err)
 	}
 }
 
-func (rm *room) broadcast(ev Event) {
+// broadcast sends ev to every session, within the context of the session
+// whose callback is running.
+func (rm *room) broadcast(s *sockjs.Session, ev Event) {
 	b, _ := json.Marshal(ev)
-	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	ctx, cancel := context.WithTimeout(s.Context(), callTimeout)
 	defer cancel()
 	if err := rm.node.Manager("chat").Broadcast(ctx, string(b)); err != nil {
 		rm.log.Warn("chat: broadcast", "type", ev.Type, "err", err)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	_ "embed"
 	"log/slog"
 	"net/http"
@@ -18,7 +17,7 @@ func newServer(log *slog.Logger) (*sockjs.Server, http.Handler) {
 	node := sockjs.NewServer(sockjs.Config{Logger: log})
 	echo := node.Route("echo", "/echo", sockjs.HandlerFuncs{
 		Message: func(s *sockjs.Session, msg string) {
-			_ = s.Send(context.Background(), msg)
+			_ = s.Send(s.Context(), msg)
 		},
 	}, sockjs.Options{})
 

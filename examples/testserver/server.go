@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -39,19 +38,19 @@ func newServer(cfg config) *sockjs.Server {
 	}
 
 	echo := sockjs.HandlerFuncs{Message: func(s *sockjs.Session, msg string) {
-		_ = s.Send(context.Background(), msg)
+		_ = s.Send(s.Context(), msg)
 	}}
 	add("echo", echo, nil)
 	add("disabled_websocket_echo", echo, func(o *sockjs.Options) { o.DisableWebSocket = true })
 	add("cookie_needed_echo", echo, func(o *sockjs.Options) { o.JSessionID = sockjs.DefaultJSessionID })
 	add("close", sockjs.HandlerFuncs{Open: func(s *sockjs.Session) {
-		_ = s.Close(context.Background(), 3000, "Go away!")
+		_ = s.Close(s.Context(), 3000, "Go away!")
 	}}, nil)
 	add("broadcast", sockjs.HandlerFuncs{Message: func(s *sockjs.Session, msg string) {
-		_ = node.Manager("broadcast").Broadcast(context.Background(), msg)
+		_ = node.Manager("broadcast").Broadcast(s.Context(), msg)
 	}}, nil)
 	add("amplify", sockjs.HandlerFuncs{Message: func(s *sockjs.Session, msg string) {
-		_ = s.Send(context.Background(), amplify(msg))
+		_ = s.Send(s.Context(), amplify(msg))
 	}}, nil)
 	add("ticker", sockjs.HandlerFuncs{Open: func(s *sockjs.Session) {
 		go tick(s)
@@ -74,7 +73,7 @@ func tick(s *sockjs.Session) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for range t.C {
-		if err := s.Send(context.Background(), "tick"); err != nil {
+		if err := s.Send(s.Context(), "tick"); err != nil {
 			return
 		}
 	}

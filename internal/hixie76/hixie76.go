@@ -39,6 +39,7 @@ package hixie76
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/md5"
 	"encoding/binary"
 	"errors"
@@ -415,31 +416,38 @@ func (c *Conn) discard(n int64) error {
 }
 
 // readText reads a sentinel-terminated payload up to and including the
-// 0xFF byte and returns a copy of it without the 0xFF.
+// 0xFF byte and returns a copy of it without the 0xFF. It works on whatever
+// input has arrived, so that a payload is found too long as soon as its
+// first byte past the read limit is received.
 func (c *Conn) readText() ([]byte, error) {
 	c.buf = c.buf[:0]
 	for {
-		chunk, err := c.br.ReadSlice(0xFF)
+		if c.br.Buffered() == 0 {
+			if _, err := c.br.Peek(1); err != nil {
+				return nil, noEOF(err)
+			}
+		}
+		chunk, _ := c.br.Peek(c.br.Buffered())
+		i := bytes.IndexByte(chunk, 0xFF)
 		n := len(chunk)
-		if err == nil {
-			n-- // the terminator
+		if i >= 0 {
+			n = i
 		}
 		if int64(len(c.buf))+int64(n) > c.readLimit {
 			return nil, ErrTooLarge
 		}
 		c.buf = append(c.buf, chunk[:n]...)
-		switch err {
-		case nil:
-			p := make([]byte, len(c.buf))
-			copy(p, c.buf)
-			if cap(c.buf) > 64<<10 {
-				c.buf = nil // do not pin a large buffer
-			}
-			return p, nil
-		case bufio.ErrBufferFull:
-		default:
-			return nil, noEOF(err)
+		if i < 0 {
+			c.br.Discard(n)
+			continue
 		}
+		c.br.Discard(n + 1)
+		p := make([]byte, len(c.buf))
+		copy(p, c.buf)
+		if cap(c.buf) > 64<<10 {
+			c.buf = nil // do not pin a large buffer
+		}
+		return p, nil
 	}
 }
 
@@ -454,7 +462,9 @@ func noEOF(err error) error {
 
 // WriteMessage writes p as one text frame. p must be valid UTF-8, which
 // guarantees that it has no 0xFF byte; otherwise nothing is written and
-// ErrInvalidUTF8 is returned.
+// ErrInvalidUTF8 is returned. After a failed write (a timeout, for example)
+// every later write fails too, so a partly written frame is never followed
+// by another.
 func (c *Conn) WriteMessage(p []byte) error {
 	if !utf8.Valid(p) {
 		return ErrInvalidUTF8
@@ -467,7 +477,7 @@ func (c *Conn) WriteMessage(p []byte) error {
 	c.bw.WriteByte(0x00)
 	c.bw.Write(p)
 	c.bw.WriteByte(0xFF)
-	return c.flush()
+	return c.bw.Flush()
 }
 
 // WriteClose writes the closing frame 0xFF 0x00. It does not close the
@@ -481,12 +491,6 @@ func (c *Conn) WriteClose() error {
 	c.closeSent = true
 	c.bw.WriteByte(0xFF)
 	c.bw.WriteByte(0x00)
-	return c.flush()
-}
-
-// flush writes the buffered frame. After a failed write the bufio.Writer
-// keeps failing, so a partly written frame is never followed by another.
-func (c *Conn) flush() error {
 	return c.bw.Flush()
 }
 

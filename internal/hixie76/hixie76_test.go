@@ -498,12 +498,12 @@ func TestIsRequest(t *testing.T) {
 }
 
 func TestLocationUsesRequestTarget(t *testing.T) {
-	loc := make(chan string, 1)
+	// The location is the URL the client asked for, even when a handler
+	// has rewritten r.URL.
 	s := &server{}
 	s.Server = httptest.NewServer(http.StripPrefix("/prefix", http.HandlerFunc(
 		func(w http.ResponseWriter, r *http.Request) {
-			c, err := Upgrade(w, r, ioTimeout)
-			if err == nil {
+			if c, err := Upgrade(w, r, ioTimeout); err == nil {
 				c.Close()
 			}
 		})))
@@ -511,9 +511,18 @@ func TestLocationUsesRequestTarget(t *testing.T) {
 	c := dial(t, s, false)
 	c.send(request("GET", s.addr(), "/prefix/a/b?q=1"))
 	_, h := c.readHead()
-	loc <- h.Get("Sec-WebSocket-Location")
-	if got, want := <-loc, "ws://"+s.addr()+"/prefix/a/b?q=1"; got != want {
+	if got, want := h.Get("Sec-WebSocket-Location"), "ws://"+s.addr()+"/prefix/a/b?q=1"; got != want {
 		t.Fatalf("location %q, want %q", got, want)
+	}
+}
+
+func TestNoOrigin(t *testing.T) {
+	s := startServer(t, false, ioTimeout, func(c *Conn, err error) {})
+	c := dial(t, s, false)
+	c.send(request("GET", s.addr(), "/x", "Origin", ""))
+	status, h := c.readHead()
+	if !strings.HasPrefix(status, "HTTP/1.1 101 ") || h.Get("Sec-WebSocket-Origin") != "" {
+		t.Fatalf("status %q, headers %v", status, h)
 	}
 }
 

@@ -11,13 +11,13 @@
 // of the channel; the subscription's goroutine hands the messages to its
 // handler one at a time, in queue order.
 //
-// When a subscription's queue is full, Publish waits for its handler to make
-// room: a slow handler slows its publishers down (back-pressure) instead of
-// dropping messages. Publish gives up when its ctx ends and returns ctx's
-// error; the message has then reached the subscriptions before the full one
-// (in no particular order) but not the others. Consequently a handler that
-// publishes, without a deadline, on a channel it is itself subscribed to can
-// deadlock once its own queue is full.
+// When a subscription's queue is full, Publish waits until its handler has
+// worked it down to half: a slow handler slows its publishers down
+// (back-pressure) instead of losing messages. Publish gives up when its ctx
+// ends and returns ctx's error; the message has then been queued for some of
+// the channel's subscriptions but not for the others. Consequently a handler
+// that publishes, without a deadline, on a channel it is itself subscribed to
+// can deadlock once its own queue is full.
 //
 // All subscriptions of a channel receive the same payload slice: handlers must
 // neither retain nor modify it.
@@ -27,15 +27,18 @@
 // Unsubscribe and Close wait until the handlers concerned are no longer
 // running, except a handler that calls them itself: that call returns without
 // waiting for its own handler (which could never finish otherwise), and the
-// handler is not called again after it returns. Messages still queued for a
-// stopped subscription are discarded. As with any mutual wait, handlers that
-// wait for each other deadlock: two handlers each unsubscribing the other's
+// handler is not called again after it returns. If Unsubscribe's ctx ends
+// while the handler is still running, Unsubscribe returns ctx's error; the
+// subscription is stopped all the same. Messages still queued for a stopped
+// subscription are discarded. As with any mutual wait, handlers that wait
+// for each other deadlock: two handlers each unsubscribing the other's
 // subscription, or both closing the bus, at the same time.
 package memory
 
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"runtime"
@@ -120,7 +123,7 @@ func (b *Bus) Publish(ctx context.Context, channel string, payload []byte) error
 // goroutine. The subscription is active when Subscribe returns.
 func (b *Bus) Subscribe(ctx context.Context, channel string, h pubsub.Handler) (pubsub.Subscription, error) {
 	if h == nil {
-		return nil, fmt.Errorf("memory: subscribe: nil handler")
+		return nil, errors.New("memory: subscribe: nil handler")
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("memory: subscribe: %w", err)
@@ -199,7 +202,7 @@ type subscription struct {
 	mu       sync.Mutex
 	queue    ring
 	isOff    bool          // stopped has been closed
-	roomWait chan struct{} // closed when the queue has room again; nil if nobody waits
+	roomWait chan struct{} // closed when the queue is half empty again; nil if nobody waits
 }
 
 // Unsubscribe stops delivery and waits until the handler is no longer
@@ -305,7 +308,9 @@ func (s *subscription) next() (msg []byte, ok bool) {
 		}
 		if s.queue.n > 0 {
 			msg = s.queue.pop()
-			if s.roomWait != nil {
+			// Waking blocked publishers at half capacity rather than at
+			// every free slot saves a context switch per message.
+			if s.roomWait != nil && s.queue.n <= s.limit/2 {
 				close(s.roomWait)
 				s.roomWait = nil
 			}
@@ -321,8 +326,8 @@ func (s *subscription) next() (msg []byte, ok bool) {
 	}
 }
 
-// ring is a FIFO of messages that grows on demand and gives its memory back
-// when it runs empty after a burst.
+// ring is a FIFO of messages that grows on demand. It keeps up to 1024 slots
+// (24 KiB) once grown, and gives larger buffers back when it runs empty.
 type ring struct {
 	buf     [][]byte
 	head, n int

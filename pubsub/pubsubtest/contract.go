@@ -367,8 +367,15 @@ func testSlowHandlerDoesNotBlockOthers(t *testing.T, c *cluster) {
 	a, b := c.node(), c.node()
 	chC, chD := c.channel("c"), c.channel("d")
 	gate := make(chan struct{})
+	entered := make(chan struct{}, 1)
 	slow := newRecorder(t, "slow")
-	slow.hook = func([]byte) { <-gate }
+	slow.hook = func([]byte) {
+		select {
+		case entered <- struct{}{}:
+		default:
+		}
+		<-gate
+	}
 	sameNode, otherNode, otherChannel := newRecorder(t, "same-node"), newRecorder(t, "other-node"), newRecorder(t, "other-channel")
 	c.subscribe(a, chC, slow)
 	c.subscribe(a, chC, sameNode)
@@ -379,6 +386,11 @@ func testSlowHandlerDoesNotBlockOthers(t *testing.T, c *cluster) {
 	t.Cleanup(release) // before the subscriptions' cleanups
 
 	c.publish(a, chC, "c1")
+	select { // from now on the slow handler blocks
+	case <-entered:
+	case <-time.After(timeout):
+		t.Fatalf("pubsubtest: the slow handler was not called within %v", timeout)
+	}
 	c.publish(b, chD, "d1")
 	c.publish(a, chC, "c2")
 	c.publish(b, chD, "d2")
@@ -496,30 +508,36 @@ func testConcurrentUse(t *testing.T, c *cluster) {
 		}()
 	}
 	var (
-		mu       sync.Mutex
-		churned  []*recorder
-		churnCtx = boundedCtx(t)
+		mu      sync.Mutex
+		churned []*recorder
 	)
+	churn := func(bus pubsub.Bus, name string) error {
+		r := newRecorder(t, name)
+		ctx, cancel := callCtx()
+		defer cancel()
+		sub, err := bus.Subscribe(ctx, ch, r.handle)
+		if err != nil {
+			return fmt.Errorf("pubsubtest: Subscribe: %w", err)
+		}
+		if err := sub.Unsubscribe(ctx); err != nil {
+			return fmt.Errorf("pubsubtest: Unsubscribe: %w", err)
+		}
+		r.unsubscribed.Store(true)
+		mu.Lock()
+		churned = append(churned, r)
+		mu.Unlock()
+		return nil
+	}
 	for i := range churners {
 		bus := buses[i%2]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for j := range rounds {
-				r := newRecorder(t, fmt.Sprintf("churn-%d-%d", i, j))
-				sub, err := bus.Subscribe(churnCtx, ch, r.handle)
-				if err != nil {
-					t.Errorf("pubsubtest: Subscribe: %v", err)
+				if err := churn(bus, fmt.Sprintf("churn-%d-%d", i, j)); err != nil {
+					t.Error(err)
 					return
 				}
-				if err := sub.Unsubscribe(churnCtx); err != nil {
-					t.Errorf("pubsubtest: Unsubscribe: %v", err)
-					return
-				}
-				r.unsubscribed.Store(true)
-				mu.Lock()
-				churned = append(churned, r)
-				mu.Unlock()
 			}
 		}()
 	}

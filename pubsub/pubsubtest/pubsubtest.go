@@ -14,13 +14,17 @@
 //	}
 //
 // The suite checks the guarantees listed in the pubsub package documentation,
-// plus what follows from the method documentation: payloads arrive intact,
-// Publish does not retain the caller's payload, a context that has ended
-// fails Publish and Subscribe, a closed bus answers pubsub.ErrClosed, and one
-// slow handler does not stall other subscriptions.
+// plus what follows from the method documentation and what the sockjs
+// package relies on: payloads arrive intact (binary, empty, 256 KiB);
+// Publish does not retain the caller's payload; a context that has already
+// ended fails Publish and Subscribe with its error, and neither takes effect;
+// a closed bus (one that implements pubsub.Closer) answers Publish and
+// Subscribe with pubsub.ErrClosed, while Unsubscribe still returns; and a
+// handler that does not return stalls its own subscription only.
 //
-// Every wait is bounded (a few seconds), so a bus over a real network on
-// loopback passes; the suite asserts no upper bound on timing.
+// Every call and every wait is bounded: a wait fails after a few seconds
+// without progress. A bus over a real network on loopback passes; the suite
+// asserts no upper bound on timing.
 package pubsubtest
 
 import (
@@ -39,7 +43,8 @@ import (
 	"github.com/sockjs-cluster/sockjs/pubsub"
 )
 
-// timeout bounds every wait and every call the suite makes.
+// timeout bounds every call the suite makes, and every wait without
+// progress.
 const timeout = 5 * time.Second
 
 // Run runs the contract suite.
@@ -56,7 +61,8 @@ const timeout = 5 * time.Second
 // stopping servers) with t.Cleanup. The suite itself closes a bus only in the
 // ClosedBus subtest, and only if it implements pubsub.Closer; the factory's
 // cleanup may close it again. Subtests run in parallel, so newCluster must be
-// safe for concurrent use. Run returns when all subtests have finished.
+// safe for concurrent use; a node constructor is only called from its
+// subtest's goroutine. Run returns when all subtests have finished.
 func Run(t *testing.T, newCluster func(t *testing.T) func() pubsub.Bus) {
 	t.Helper()
 	tests := []struct {
@@ -135,7 +141,7 @@ func (c *cluster) channel(name string) string { return c.prefix + name }
 // subscription is unsubscribed at cleanup.
 func (c *cluster) subscribe(bus pubsub.Bus, channel string, r *recorder) pubsub.Subscription {
 	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := callCtx()
 	defer cancel()
 	sub, err := bus.Subscribe(ctx, channel, r.handle)
 	if err != nil {
@@ -145,7 +151,7 @@ func (c *cluster) subscribe(bus pubsub.Bus, channel string, r *recorder) pubsub.
 		c.t.Fatalf("pubsubtest: Subscribe(%q) returned a nil Subscription and no error", channel)
 	}
 	c.t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		ctx, cancel := callCtx()
 		defer cancel()
 		_ = sub.Unsubscribe(ctx) // it may be closed already; only bound the wait.
 	})
@@ -156,7 +162,7 @@ func (c *cluster) subscribe(bus pubsub.Bus, channel string, r *recorder) pubsub.
 // its handler must not be called any more.
 func (c *cluster) unsubscribe(sub pubsub.Subscription, r *recorder) {
 	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := callCtx()
 	defer cancel()
 	if err := sub.Unsubscribe(ctx); err != nil {
 		c.t.Fatalf("pubsubtest: Unsubscribe: %v", err)
@@ -169,7 +175,7 @@ func (c *cluster) unsubscribe(sub pubsub.Subscription, r *recorder) {
 // publish publishes payload, failing the test on error.
 func (c *cluster) publish(bus pubsub.Bus, channel string, payload string) {
 	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := callCtx()
 	defer cancel()
 	if err := bus.Publish(ctx, channel, []byte(payload)); err != nil {
 		c.t.Fatalf("pubsubtest: Publish(%q, %q): %v", channel, payload, err)
@@ -180,11 +186,12 @@ func (c *cluster) publish(bus pubsub.Bus, channel string, payload string) {
 // through the given buses in turn. It reports errors with t.Errorf, so it may
 // run on its own goroutine.
 func (c *cluster) publishSeq(buses []pubsub.Bus, channel, name string, n int) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
 	for i := range n {
 		p := fmt.Sprintf("%s:%d", name, i)
-		if err := buses[i%len(buses)].Publish(ctx, channel, []byte(p)); err != nil {
+		ctx, cancel := callCtx()
+		err := buses[i%len(buses)].Publish(ctx, channel, []byte(p))
+		cancel()
+		if err != nil {
 			c.t.Errorf("pubsubtest: Publish(%q, %q): %v", channel, p, err)
 			return
 		}
@@ -262,11 +269,14 @@ func (r *recorder) received() [][]byte {
 }
 
 // waitUntil waits until cond holds for the messages recorded so far and
-// returns them; it fails the test after timeout.
+// returns them. It fails the test once no message has arrived for timeout,
+// or after 4×timeout in all.
 func (r *recorder) waitUntil(t *testing.T, what string, cond func(msgs [][]byte) bool) [][]byte {
 	t.Helper()
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
+	idle := time.NewTimer(timeout)
+	defer idle.Stop()
+	total := time.NewTimer(4 * timeout)
+	defer total.Stop()
 	for {
 		r.mu.Lock()
 		ok := cond(r.msgs)
@@ -277,9 +287,13 @@ func (r *recorder) waitUntil(t *testing.T, what string, cond func(msgs [][]byte)
 		}
 		select {
 		case <-r.signal:
-		case <-deadline.C:
-			t.Fatalf("pubsubtest: subscription %s: no %s within %v; received %d messages: %s",
+			idle.Reset(timeout)
+		case <-idle.C:
+			t.Fatalf("pubsubtest: subscription %s: waiting for %s, no message for %v; received %d messages: %s",
 				r.name, what, timeout, len(msgs), summary(msgs))
+		case <-total.C:
+			t.Fatalf("pubsubtest: subscription %s: no %s within %v; received %d messages: %s",
+				r.name, what, 4*timeout, len(msgs), summary(msgs))
 		}
 	}
 }
@@ -384,9 +398,15 @@ func summary(msgs [][]byte) string {
 	return b.String()
 }
 
-// boundedCtx returns a context that ends after timeout, or at cleanup.
+// callCtx bounds one call of the bus.
+func callCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), timeout)
+}
+
+// boundedCtx returns a context for a few calls: it ends after timeout, or at
+// cleanup.
 func boundedCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := callCtx()
 	t.Cleanup(cancel)
 	return ctx
 }

@@ -51,6 +51,12 @@ func TestUnmutated(t *testing.T) {
 	pubsubtest.Run(t, mutantCluster(""))
 }
 
+// TestLatency checks that the suite assumes no speed: a bus with round trips
+// like a remote one's passes.
+func TestLatency(t *testing.T) {
+	pubsubtest.Run(t, mutantCluster("latency"))
+}
+
 func TestSuiteCatchesMutants(t *testing.T) {
 	if os.Getenv(mutantEnv) != "" {
 		t.Skip("in a mutant child process")
@@ -113,7 +119,7 @@ func mutantCluster(mode string) func(t *testing.T) func() pubsub.Bus {
 	}
 }
 
-// node is a memory bus with one mutation.
+// node is a memory bus with one mutation (or with latency, which is none).
 type node struct {
 	*memory.Bus
 	mode      string
@@ -130,6 +136,8 @@ type node struct {
 func (n *node) Publish(ctx context.Context, channel string, payload []byte) error {
 	k := n.published.Add(1)
 	switch n.mode {
+	case "latency":
+		time.Sleep(100 * time.Microsecond)
 	case "ignores_ctx":
 		ctx = context.Background()
 	case "no_closed_error":
@@ -175,6 +183,12 @@ func (n *node) Publish(ctx context.Context, channel string, payload []byte) erro
 func (n *node) Subscribe(ctx context.Context, channel string, h pubsub.Handler) (pubsub.Subscription, error) {
 	inner := h
 	switch n.mode {
+	case "latency":
+		time.Sleep(time.Millisecond)
+		h = func(p []byte) {
+			time.Sleep(50 * time.Microsecond)
+			inner(p)
+		}
 	case "ignores_ctx":
 		ctx = context.Background()
 	case "concurrent_handler":
@@ -197,7 +211,7 @@ func (n *node) Subscribe(ctx context.Context, channel string, h pubsub.Handler) 
 	case "lazy_subscribe":
 		s := &lazySub{ready: make(chan struct{})}
 		go func() {
-			time.Sleep(20 * time.Millisecond)
+			time.Sleep(200 * time.Millisecond)
 			s.sub, s.err = n.Bus.Subscribe(context.Background(), channel, h)
 			close(s.ready)
 		}()
@@ -250,7 +264,7 @@ type lateSub struct{ pubsub.Subscription }
 
 func (s lateSub) Unsubscribe(context.Context) error {
 	go func() {
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(500 * time.Millisecond)
 		_ = s.Subscription.Unsubscribe(context.Background())
 	}()
 	return nil

@@ -213,6 +213,9 @@ func (s *Store) Open(ctx context.Context, routeName, id string, req store.OpenRe
 				r.release(ss, now, 0)
 			}
 		}
+	} else if req.Receiver != "" && req.Pull && ss.state == store.StateClosed {
+		// What was sent before the close is still the client's.
+		res.Messages = r.take(ss, 0)
 	}
 	res.Session = r.snapshot(ss, now)
 	return res, nil
@@ -339,8 +342,8 @@ func (s *Store) Publish(ctx context.Context, routeName, msg string) error {
 	return nil
 }
 
-// Close implements store.Store. An idle of zero means the session's own.
-func (s *Store) Close(ctx context.Context, routeName, id string, code int, reason string, idle time.Duration) (store.Session, bool, error) {
+// CloseSession implements store.Store. An idle of zero means the session's own.
+func (s *Store) CloseSession(ctx context.Context, routeName, id string, code int, reason string, idle time.Duration) (store.Session, bool, error) {
 	if err := ctxErr(ctx, "close"); err != nil {
 		return store.Session{}, false, err
 	}
@@ -520,6 +523,9 @@ func (r *route) setDeadline(ss *session, at time.Time) {
 // order: the unicast queue merged with the broadcast log entries past the
 // cursor and, for a closed session, not past the close.
 func (r *route) take(ss *session, max int) []string {
+	if ss.node != "" {
+		return nil // node-bound: no queue, no broadcast cursor
+	}
 	limit := r.seq
 	if ss.state == store.StateClosed {
 		limit = ss.closedSeq

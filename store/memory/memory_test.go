@@ -133,7 +133,7 @@ func TestPublishWithoutOpenSessionsLogsNothing(t *testing.T) {
 		t.Fatalf("Publish on an unknown route: %v", err)
 	}
 	mustOpen(t, s, "r", "a", store.OpenRequest{Create: true, Idle: time.Hour})
-	if _, _, err := s.Close(bg, "r", "a", 3000, "bye", time.Hour); err != nil {
+	if _, _, err := s.CloseSession(bg, "r", "a", 3000, "bye", time.Hour); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
 	if err := s.Publish(bg, "r", "m"); err != nil {
@@ -231,7 +231,7 @@ func TestDeadlineMovesEarlier(t *testing.T) {
 	if got, _ := s.Reap(bg, "r", 10); len(got) != 0 {
 		t.Fatalf("Reap during the lease = %d sessions", len(got))
 	}
-	if _, _, err := s.Close(bg, "r", "a", 3000, "bye", time.Second); err != nil {
+	if _, _, err := s.CloseSession(bg, "r", "a", 3000, "bye", time.Second); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
 	c.advance(500 * time.Millisecond)

@@ -588,7 +588,7 @@ var pushTests = []test{
 	{"ClosedAndAbsent", func(t *testing.T, s store.Store) {
 		n := newNames(t)
 		create(t, s, n.route, n.id("a"))
-		if _, _, err := s.Close(bg, n.route, n.id("a"), 3000, "bye", long); err != nil {
+		if _, _, err := s.CloseSession(bg, n.route, n.id("a"), 3000, "bye", long); err != nil {
 			t.Fatalf("Close: %v", err)
 		}
 		_, err := s.Push(bg, n.route, n.id("a"), []string{"m"})
@@ -609,7 +609,12 @@ var pushTests = []test{
 			t.Fatalf("Push = %+v, want Receiver r1 Node node-1", got)
 		}
 		pullExpect(t, s, n.route, n.id("a"), "r1")
-		if _, _, err := s.Close(bg, n.route, n.id("a"), 3000, "bye", long); err != nil {
+		// Broadcasts reach node-bound sessions over the bus, not the store.
+		if err := s.Publish(bg, n.route, "b"); err != nil {
+			t.Fatalf("Publish: %v", err)
+		}
+		pullExpect(t, s, n.route, n.id("a"), "r1")
+		if _, _, err := s.CloseSession(bg, n.route, n.id("a"), 3000, "bye", long); err != nil {
 			t.Fatalf("Close: %v", err)
 		}
 		_, err = s.Push(bg, n.route, n.id("a"), []string{"m"})
@@ -781,7 +786,7 @@ var publishTests = []test{
 		createAttached(t, s, n.route, n.id("staying"), "r2")
 		push(t, s, n.route, n.id("closing"), "u1")
 		publish(t, s, n.route, "b1")
-		if _, closed, err := s.Close(bg, n.route, n.id("closing"), 3000, "Go away!", long); err != nil || !closed {
+		if _, closed, err := s.CloseSession(bg, n.route, n.id("closing"), 3000, "Go away!", long); err != nil || !closed {
 			t.Fatalf("Close = %v, %v", closed, err)
 		}
 		publish(t, s, n.route, "b2")
@@ -804,7 +809,7 @@ var publishTests = []test{
 		push(t, s, n.route, n.id("a"), "u1")
 		publish(t, s, n.route, "b1")
 		push(t, s, n.route, n.id("a"), "u2")
-		if _, _, err := s.Close(bg, n.route, n.id("a"), 3000, "bye", long); err != nil {
+		if _, _, err := s.CloseSession(bg, n.route, n.id("a"), 3000, "bye", long); err != nil {
 			t.Fatalf("Close: %v", err)
 		}
 		publish(t, s, n.route, "b2")
@@ -908,14 +913,14 @@ var closeTests = []test{
 	{"Transition", func(t *testing.T, s store.Store) {
 		n := newNames(t)
 		create(t, s, n.route, n.id("a"))
-		sess, closed, err := s.Close(bg, n.route, n.id("a"), 3000, "Go away!", long)
+		sess, closed, err := s.CloseSession(bg, n.route, n.id("a"), 3000, "Go away!", long)
 		if err != nil || !closed {
 			t.Fatalf("Close = %v, %v; want true", closed, err)
 		}
 		if sess.ID != n.id("a") || sess.State != store.StateClosed || sess.CloseCode != 3000 || sess.CloseReason != "Go away!" {
 			t.Fatalf("Close session = %+v", sess)
 		}
-		sess, closed, err = s.Close(bg, n.route, n.id("a"), 1002, "other", long)
+		sess, closed, err = s.CloseSession(bg, n.route, n.id("a"), 1002, "other", long)
 		if err != nil || closed {
 			t.Fatalf("second Close = %v, %v; want false", closed, err)
 		}
@@ -936,7 +941,7 @@ var closeTests = []test{
 			errs    []error
 		)
 		parallel(closers, func(i int) {
-			sess, closed, err := s.Close(bg, n.route, n.id("a"), 4000+i, fmt.Sprint("closer ", i), long)
+			sess, closed, err := s.CloseSession(bg, n.route, n.id("a"), 4000+i, fmt.Sprint("closer ", i), long)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -963,17 +968,17 @@ var closeTests = []test{
 	}},
 	{"Absent", func(t *testing.T, s store.Store) {
 		n := newNames(t)
-		_, _, err := s.Close(bg, n.route, n.id("absent"), 3000, "bye", long)
+		_, _, err := s.CloseSession(bg, n.route, n.id("absent"), 3000, "bye", long)
 		wantErr(t, "Close(absent)", err, store.ErrNotFound)
 	}},
 	{"OpenClosedNotAttached", func(t *testing.T, s store.Store) {
 		n := newNames(t)
 		create(t, s, n.route, n.id("a"))
 		push(t, s, n.route, n.id("a"), "m")
-		if _, _, err := s.Close(bg, n.route, n.id("a"), 3000, "Go away!", long); err != nil {
+		if _, _, err := s.CloseSession(bg, n.route, n.id("a"), 3000, "Go away!", long); err != nil {
 			t.Fatalf("Close: %v", err)
 		}
-		for _, req := range []store.OpenRequest{
+		for i, req := range []store.OpenRequest{
 			{Receiver: "r1", Lease: long, Idle: long},
 			{Receiver: "r1", Lease: long, Idle: long, Pull: true, ReleaseIfData: true},
 			{Create: true, Receiver: "r2", Lease: long, Idle: long, Pull: true},
@@ -982,7 +987,15 @@ var closeTests = []test{
 			if err != nil {
 				t.Fatalf("Open(%+v) on a closed session: %v", req, err)
 			}
-			if res.Created || res.Attached || len(res.Messages) != 0 || res.Session.Receiver != "" ||
+			// The message sent before the close goes to the first puller, once.
+			wantMsgs := 0
+			if i == 1 {
+				wantMsgs = 1
+			}
+			if len(res.Messages) != wantMsgs || (wantMsgs == 1 && res.Messages[0] != "m") {
+				t.Fatalf("Open(%+v) on a closed session took %q, want %d pending message(s)", req, res.Messages, wantMsgs)
+			}
+			if res.Created || res.Attached || res.Session.Receiver != "" ||
 				res.Session.State != store.StateClosed || res.Session.CloseCode != 3000 || res.Session.CloseReason != "Go away!" {
 				t.Fatalf("Open(%+v) on a closed session = %+v, want not created, not attached, closed 3000", req, res)
 			}
@@ -991,7 +1004,7 @@ var closeTests = []test{
 	{"HolderKeepsPulling", func(t *testing.T, s store.Store) {
 		n := newNames(t)
 		createAttached(t, s, n.route, n.id("a"), "r1")
-		if _, _, err := s.Close(bg, n.route, n.id("a"), 3000, "bye", long); err != nil {
+		if _, _, err := s.CloseSession(bg, n.route, n.id("a"), 3000, "bye", long); err != nil {
 			t.Fatalf("Close: %v", err)
 		}
 		res := pullExpect(t, s, n.route, n.id("a"), "r1")
@@ -1055,7 +1068,7 @@ var countTests = []test{
 		if c := count(t, s, n.route); c != 3 {
 			t.Fatalf("Count = %d, want 3", c)
 		}
-		if _, _, err := s.Close(bg, n.route, n.id("b"), 3000, "bye", long); err != nil {
+		if _, _, err := s.CloseSession(bg, n.route, n.id("b"), 3000, "bye", long); err != nil {
 			t.Fatalf("Close: %v", err)
 		}
 		if c := count(t, s, n.route); c != 2 {
@@ -1230,7 +1243,7 @@ var expiryTests = []test{
 		createAttached(t, s, n.route, n.id("leased"), "r1")
 		start := time.Now()
 		for _, id := range []string{n.id("free"), n.id("leased")} {
-			if _, _, err := s.Close(bg, n.route, id, 3000, "Go away!", idle); err != nil {
+			if _, _, err := s.CloseSession(bg, n.route, id, 3000, "Go away!", idle); err != nil {
 				t.Fatalf("Close(%s): %v", id, err)
 			}
 		}
@@ -1303,7 +1316,7 @@ var contextTests = []test{
 			{"Release", func() error { return s.Release(ctx, n.route, id, "r1", long) }},
 			{"Push", func() error { _, err := s.Push(ctx, n.route, id, []string{"m"}); return err }},
 			{"Publish", func() error { return s.Publish(ctx, n.route, "m") }},
-			{"Close", func() error { _, _, err := s.Close(ctx, n.route, id, 3000, "bye", long); return err }},
+			{"Close", func() error { _, _, err := s.CloseSession(ctx, n.route, id, 3000, "bye", long); return err }},
 			{"Get", func() error { _, err := s.Get(ctx, n.route, id); return err }},
 			{"SetValue", func() error { return s.SetValue(ctx, n.route, id, "k", "v") }},
 			{"Count", func() error { _, err := s.Count(ctx, n.route); return err }},
