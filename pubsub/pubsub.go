@@ -17,11 +17,23 @@
 //     called and is still active, including subscriptions of the publishing
 //     node itself, at most once each.
 //  2. Messages published by one caller in sequence (one Publish returned
-//     before the next was called) reach each subscription in that order.
+//     before the next was called), through one Bus value or through several
+//     Bus values on the same medium, reach each subscription in that order.
 //  3. A handler is never called concurrently with itself; different
 //     subscriptions' handlers may run concurrently. Handlers must not block
 //     for long: they hold up delivery on their subscription.
-//  4. After Unsubscribe returns, the handler is not called again.
+//  4. After Unsubscribe returns, the handler is not called again and is no
+//     longer running (unless Unsubscribe was called from that handler, which
+//     is allowed and does not deadlock).
+//  5. Publish does not retain payload after it returns; handlers must
+//     neither retain nor modify it (copy what you keep).
+//  6. After Close (for buses that are Closers), Publish and Subscribe
+//     return errors wrapping ErrClosed; Close is idempotent.
+//
+// Publish may block while a subscriber is slow (the memory bus applies
+// back-pressure); a Publish that fails because its context ended may still
+// have reached some subscriptions. A handler must not publish to its own
+// subscription's channel without a deadline.
 //
 // All methods are safe for concurrent use.
 package pubsub
@@ -34,8 +46,8 @@ import (
 // ErrClosed is returned by a bus that has been closed.
 var ErrClosed = errors.New("pubsub: bus closed")
 
-// Handler receives one message. The payload must not be retained after the
-// handler returns unless copied.
+// Handler receives one message. The payload must not be modified, nor
+// retained after the handler returns unless copied.
 type Handler func(payload []byte)
 
 // Bus is the publish / subscribe contract between nodes.
