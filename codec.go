@@ -13,12 +13,14 @@ import (
 //
 // with body empty for a wake, a sequence of (uvarint len | message) for a
 // delivery, and (uvarint code | reason) for a close. A broadcast message is
-// uvarint len(origin node) | origin | message.
+//
+//	'b' | uvarint len(origin node) | origin | message
 
 const (
-	msgWake    = 'w'
-	msgDeliver = 'd'
-	msgClose   = 'c'
+	msgWake      = 'w'
+	msgDeliver   = 'd'
+	msgClose     = 'c'
+	msgBroadcast = 'b'
 )
 
 type nodeMessage struct {
@@ -99,12 +101,15 @@ func decodeNodeMessage(b []byte) (nodeMessage, error) {
 }
 
 func encodeBroadcast(origin, msg string) []byte {
-	b := appendString(make([]byte, 0, 2+len(origin)+len(msg)), origin)
+	b := appendString(append(make([]byte, 0, 3+len(origin)+len(msg)), msgBroadcast), origin)
 	return append(b, msg...)
 }
 
 func decodeBroadcast(b []byte) (origin, msg string, err error) {
-	origin, rest, err := readString(b)
+	if len(b) == 0 || b[0] != msgBroadcast {
+		return "", "", errBadMessage
+	}
+	origin, rest, err := readString(b[1:])
 	if err != nil {
 		return "", "", err
 	}

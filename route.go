@@ -522,6 +522,16 @@ func (rt *route) toNode(ctx context.Context, node string, payload []byte) error 
 	return nil
 }
 
+// onBusMessage handles everything the route's subscription receives, in
+// order: broadcasts and this node's messages.
+func (rt *route) onBusMessage(payload []byte) {
+	if len(payload) > 0 && payload[0] == msgBroadcast {
+		rt.onBroadcastMessage(payload)
+		return
+	}
+	rt.onNodeMessage(payload)
+}
+
 func (rt *route) onNodeMessage(payload []byte) {
 	m, err := decodeNodeMessage(payload)
 	if err != nil {
