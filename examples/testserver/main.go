@@ -44,12 +44,12 @@ func run(addr string, cfg config) error {
 	if err != nil {
 		return err
 	}
-	node := newServer(cfg)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	node := newServer(ctx, cfg)
 	srv := &http.Server{Handler: node, ReadHeaderTimeout: 10 * time.Second}
 	cfg.Logger.Info("testserver listening", "addr", ln.Addr().String())
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -20,7 +20,9 @@ func startServer(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	node := newServer(config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	node := newServer(ctx, config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	srv := &http.Server{Handler: node, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() {
