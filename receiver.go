@@ -62,8 +62,8 @@ func (rt *route) attach(ctx context.Context, r *http.Request, id string, kind tr
 		ReleaseIfData: kind == transports.KindPolling,
 	}
 	res, err := rt.store.Open(ctx, rt.name, id, req)
-	if errors.Is(err, store.ErrReceiverBusy) && rt.waitLocalRelease(ctx, res.Session.Receiver) {
-		res, err = rt.store.Open(ctx, rt.name, id, req)
+	if errors.Is(err, store.ErrReceiverBusy) {
+		res, err = rt.retryBusy(ctx, id, req, res.Session.Receiver)
 	}
 	switch {
 	case errors.Is(err, store.ErrReceiverBusy):
@@ -96,6 +96,38 @@ func (rt *route) attach(ctx context.Context, r *http.Request, id string, kind tr
 		rc.released = true
 	}
 	return rc, nil
+}
+
+// busyGrace is how long a request refused with 2010 waits for the holder to
+// let go, in case the holder's client has just vanished and its node has not
+// yet noticed (the protocol expects the next request to find the session
+// free once the abort happened).
+const busyGrace = 150 * time.Millisecond
+
+// retryBusy retries taking a busy session: at once when a local holder
+// finishes, or every 25ms for a holder on another node, for busyGrace.
+func (rt *route) retryBusy(ctx context.Context, id string, req store.OpenRequest, holder string) (store.OpenResult, error) {
+	if rt.waitLocalRelease(ctx, holder) {
+		return rt.store.Open(ctx, rt.name, id, req)
+	}
+	if nodeOf(holder) == rt.srv.nodeID {
+		return store.OpenResult{}, store.ErrReceiverBusy
+	}
+	deadline := time.Now().Add(busyGrace)
+	t := time.NewTicker(25 * time.Millisecond)
+	defer t.Stop()
+	for time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return store.OpenResult{}, ctx.Err()
+		case <-t.C:
+		}
+		res, err := rt.store.Open(ctx, rt.name, id, req)
+		if !errors.Is(err, store.ErrReceiverBusy) {
+			return res, err
+		}
+	}
+	return store.OpenResult{}, store.ErrReceiverBusy
 }
 
 // waitLocalRelease gives a receiver on this node that is on its way out

@@ -127,19 +127,16 @@ func newRoute(srv *Server, name, prefix string, h Handler, opts Options) *route 
 	return rt
 }
 
-// start subscribes the route to the bus and starts its reaper.
+// start subscribes the route to the bus and starts its reaper. One
+// subscription carries both this node's messages and the route's
+// broadcasts, so that what one node sends in order arrives in order.
 func (rt *route) start(ctx context.Context) error {
-	nodeSub, err := rt.bus.Subscribe(ctx, rt.nodeChannel(rt.srv.nodeID), rt.onNodeMessage)
+	sub, err := rt.bus.Subscribe(ctx, rt.onBusMessage, rt.nodeChannel(rt.srv.nodeID), rt.broadcastChannel())
 	if err != nil {
-		return fmt.Errorf("sockjs: route %q: subscribe: %w", rt.name, err)
-	}
-	bcastSub, err := rt.bus.Subscribe(ctx, rt.broadcastChannel(), rt.onBroadcastMessage)
-	if err != nil {
-		_ = nodeSub.Unsubscribe(ctx)
 		return fmt.Errorf("sockjs: route %q: subscribe: %w", rt.name, err)
 	}
 	rt.mu.Lock()
-	rt.subs = []pubsub.Subscription{nodeSub, bcastSub}
+	rt.subs = []pubsub.Subscription{sub}
 	rt.mu.Unlock()
 	rt.srv.bg.Add(1)
 	go rt.reapLoop()

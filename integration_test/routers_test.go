@@ -46,7 +46,7 @@ func TestRouters(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			node := sockjs.NewServer(sockjs.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			node := sockjs.NewServer(sockjs.Config{Logger: quiet})
 			h := node.Route("chat", "/chat", sockjs.HandlerFuncs{Message: echo}, sockjs.Options{})
 			srv := httptest.NewServer(tt.mount(h))
 			t.Cleanup(func() {
@@ -100,3 +100,5 @@ func do(t *testing.T, method, url, body string) (int, string) {
 	}
 	return resp.StatusCode, string(b)
 }
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))

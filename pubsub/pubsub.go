@@ -19,6 +19,11 @@
 //  2. Messages published by one caller in sequence (one Publish returned
 //     before the next was called), through one Bus value or through several
 //     Bus values on the same medium, reach each subscription in that order.
+//     This holds across the channels of one subscription too: a subscription
+//     to channels a and b that is sent m1 on a, then m2 on b, then m3 on a
+//     receives m1, m2, m3. (Two subscriptions are two streams: their
+//     handlers run independently, so nothing orders one's calls relative to
+//     the other's.)
 //  3. A handler is never called concurrently with itself; different
 //     subscriptions' handlers may run concurrently. Handlers must not block
 //     for long: they hold up delivery on their subscription.
@@ -57,9 +62,13 @@ type Bus interface {
 	// PUBLISH returned); delivery to subscribers is asynchronous.
 	Publish(ctx context.Context, channel string, payload []byte) error
 
-	// Subscribe starts delivering the channel's messages to h. It returns
-	// once the subscription is active (guarantee 1 holds from then on).
-	Subscribe(ctx context.Context, channel string, h Handler) (Subscription, error)
+	// Subscribe starts delivering the messages of every listed channel (at
+	// least one) to h, through one ordered stream: guarantee 2 holds across
+	// these channels. A channel listed twice counts once: each message
+	// reaches h once. Subscribe returns once the subscription is active on
+	// every channel (guarantee 1 holds from then on); if it returns an
+	// error, h is never called.
+	Subscribe(ctx context.Context, h Handler, channels ...string) (Subscription, error)
 }
 
 // Subscription is one active subscription.

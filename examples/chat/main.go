@@ -27,23 +27,36 @@ import (
 	"time"
 
 	"github.com/sockjs-cluster/sockjs"
+	"github.com/sockjs-cluster/sockjs/internal/redisconfig"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
+	redisURL := flag.String("redis", "", "Redis URL (redis://host:port/db): run as one node of a cluster; empty: in memory")
+	node := flag.String("node", "", "this node's id in the cluster (default: random)")
 	flag.Parse()
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := run(*addr, sockjs.Config{Logger: log}); err != nil {
+	if err := run(*addr, *redisURL, sockjs.Config{Logger: log, NodeID: *node}); err != nil {
 		log.Error("chat", "err", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr string, cfg sockjs.Config) error {
+func run(addr, redisURL string, cfg sockjs.Config) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	context.AfterFunc(ctx, stop) // a second signal kills the process at once
+
+	if redisURL != "" {
+		backend, err := redisconfig.Open(ctx, redisURL, "chat")
+		if err != nil {
+			return err
+		}
+		defer backend.Close()
+		cfg.Store, cfg.Bus = backend.Store, backend.Bus
+		cfg.Logger.Info("chat in cluster mode", "redis", redisURL)
+	}
 
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

@@ -11,7 +11,10 @@
 //
 // Websocket origins are not checked: this server is for tests only.
 //
-//	go run ./examples/testserver -addr 127.0.0.1:8081
+//	go run ./examples/testserver -addr 127.0.0.1:8081 [-sockjs-url URL] [-redis redis://127.0.0.1:6379/0 -node a]
+//
+// With -redis, several test servers on one Redis form a cluster: any
+// request of a session may go to any of them.
 package main
 
 import (
@@ -25,27 +28,40 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/sockjs-cluster/sockjs/internal/redisconfig"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8081", "listen address")
 	sockjsURL := flag.String("sockjs-url", "", "sockjs-client URL for the iframe page (default: the CDN build)")
+	redisURL := flag.String("redis", "", "Redis URL (redis://host:port/db): run as one node of a cluster; empty: in memory")
+	node := flag.String("node", "", "this node's id in the cluster (default: random)")
 	flag.Parse()
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := run(*addr, config{SockJSURL: *sockjsURL, Logger: log}); err != nil {
+	if err := run(*addr, *redisURL, config{SockJSURL: *sockjsURL, Logger: log, NodeID: *node}); err != nil {
 		log.Error("testserver", "err", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr string, cfg config) error {
+func run(addr, redisURL string, cfg config) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if redisURL != "" {
+		backend, err := redisconfig.Open(ctx, redisURL, "testserver")
+		if err != nil {
+			return err
+		}
+		defer backend.Close()
+		cfg.Store, cfg.Bus = backend.Store, backend.Bus
+		cfg.Logger.Info("testserver in cluster mode", "redis", redisURL)
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	node := newServer(ctx, cfg)
 	srv := &http.Server{Handler: node, ReadHeaderTimeout: 10 * time.Second}
 	cfg.Logger.Info("testserver listening", "addr", ln.Addr().String())

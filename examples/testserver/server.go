@@ -6,12 +6,17 @@ import (
 
 	"github.com/sockjs-cluster/sockjs"
 	"github.com/sockjs-cluster/sockjs/internal/testservice"
+	"github.com/sockjs-cluster/sockjs/pubsub"
+	"github.com/sockjs-cluster/sockjs/store"
 )
 
 // config is what the test server's flags set.
 type config struct {
 	SockJSURL string
 	Logger    *slog.Logger
+	NodeID    string
+	Store     store.Store // nil: in memory
+	Bus       pubsub.Bus  // nil: in memory
 }
 
 // newServer builds the node serving every test service. The node is its
@@ -19,7 +24,7 @@ type config struct {
 // which would redirect URLs the protocol wants answered with 404.
 // Background work (the ticker) stops when ctx ends.
 func newServer(ctx context.Context, cfg config) *sockjs.Server {
-	node := sockjs.NewServer(sockjs.Config{Logger: cfg.Logger})
+	node := sockjs.NewServer(sockjs.Config{Logger: cfg.Logger, NodeID: cfg.NodeID, Store: cfg.Store, Bus: cfg.Bus})
 	testservice.Register(ctx, node, sockjs.Options{
 		SockJSURL: cfg.SockJSURL,
 		// The protocol suite and load tools connect from anywhere: this is a

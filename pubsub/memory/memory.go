@@ -6,10 +6,12 @@
 // # Delivery
 //
 // The memory bus loses nothing. Each subscription has its own goroutine and
-// an ordered queue of at most Options.QueueSize undelivered messages. Publish
-// copies the payload once and appends it to the queue of every subscription
-// of the channel; the subscription's goroutine hands the messages to its
-// handler one at a time, in queue order.
+// one ordered queue of at most Options.QueueSize undelivered messages, shared
+// by all the channels it subscribed to. Publish copies the payload once and
+// appends it to the queue of every subscription of the channel; the
+// subscription's goroutine hands the messages to its handler one at a time,
+// in queue order. So the messages a subscription gets on its several
+// channels arrive in the order in which Publish queued them.
 //
 // When a subscription's queue is full, Publish waits until its handler has
 // worked it down to half: a slow handler slows its publishers down
@@ -119,30 +121,36 @@ func (b *Bus) Publish(ctx context.Context, channel string, payload []byte) error
 	return nil
 }
 
-// Subscribe starts delivering channel's messages to h, from its own
-// goroutine. The subscription is active when Subscribe returns.
-func (b *Bus) Subscribe(ctx context.Context, channel string, h pubsub.Handler) (pubsub.Subscription, error) {
+// Subscribe starts delivering the messages of the listed channels to h, from
+// one goroutine of its own, in the order in which they were published. The
+// subscription is active when Subscribe returns.
+func (b *Bus) Subscribe(ctx context.Context, h pubsub.Handler, channels ...string) (pubsub.Subscription, error) {
 	if h == nil {
 		return nil, errors.New("memory: subscribe: nil handler")
+	}
+	if len(channels) == 0 {
+		return nil, errors.New("memory: subscribe: no channel")
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("memory: subscribe: %w", err)
 	}
 	s := &subscription{
-		bus:     b,
-		channel: channel,
-		h:       h,
-		limit:   b.queueSize,
-		wake:    make(chan struct{}, 1),
-		stopped: make(chan struct{}),
-		done:    make(chan struct{}),
+		bus:      b,
+		channels: unique(channels),
+		h:        h,
+		limit:    b.queueSize,
+		wake:     make(chan struct{}, 1),
+		stopped:  make(chan struct{}),
+		done:     make(chan struct{}),
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
 		return nil, fmt.Errorf("memory: subscribe: %w", pubsub.ErrClosed)
 	}
-	b.subs[channel] = append(slices.Clip(b.subs[channel]), s)
+	for _, ch := range s.channels {
+		b.subs[ch] = append(slices.Clip(b.subs[ch]), s)
+	}
 	b.live[s] = struct{}{}
 	go s.run()
 	return s, nil
@@ -171,28 +179,40 @@ func (b *Bus) Close() error {
 	return nil
 }
 
-// remove takes s out of its channel's subscriptions.
+// remove takes s out of its channels' subscriptions.
 func (b *Bus) remove(s *subscription) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	subs := b.subs[s.channel]
-	i := slices.Index(subs, s)
-	if i < 0 {
-		return
+	for _, ch := range s.channels {
+		subs := b.subs[ch]
+		i := slices.Index(subs, s)
+		switch {
+		case i < 0:
+		case len(subs) == 1:
+			delete(b.subs, ch)
+		default:
+			b.subs[ch] = slices.Delete(slices.Clone(subs), i, i+1)
+		}
 	}
-	if len(subs) == 1 {
-		delete(b.subs, s.channel)
-		return
+}
+
+// unique returns channels without repetitions, in their first order.
+func unique(channels []string) []string {
+	out := make([]string, 0, len(channels))
+	for _, ch := range channels {
+		if !slices.Contains(out, ch) {
+			out = append(out, ch)
+		}
 	}
-	b.subs[s.channel] = slices.Delete(slices.Clone(subs), i, i+1)
+	return out
 }
 
 // subscription is one subscription and the goroutine that serves it.
 type subscription struct {
-	bus     *Bus
-	channel string
-	h       pubsub.Handler
-	limit   int
+	bus      *Bus
+	channels []string // without repetitions
+	h        pubsub.Handler
+	limit    int
 
 	gid     atomic.Uint64 // id of the goroutine running h; 0 until it starts
 	wake    chan struct{} // a message was queued on an empty queue

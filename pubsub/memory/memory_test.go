@@ -121,7 +121,7 @@ func (p *probe) waitCount(t *testing.T, n int) []string {
 
 func subscribe(t *testing.T, b *memory.Bus, channel string, h pubsub.Handler) pubsub.Subscription {
 	t.Helper()
-	sub, err := b.Subscribe(context.Background(), channel, h)
+	sub, err := b.Subscribe(context.Background(), h, channel)
 	if err != nil {
 		t.Fatalf("Subscribe: %v", err)
 	}
@@ -386,10 +386,11 @@ func TestErrors(t *testing.T) {
 		want error // nil: any error
 	}{
 		{"Publish_closed", func() error { return closed.Publish(context.Background(), "ch", nil) }, pubsub.ErrClosed},
-		{"Subscribe_closed", func() error { _, err := closed.Subscribe(context.Background(), "ch", nop); return err }, pubsub.ErrClosed},
+		{"Subscribe_closed", func() error { _, err := closed.Subscribe(context.Background(), nop, "ch"); return err }, pubsub.ErrClosed},
 		{"Publish_canceled", func() error { return open.Publish(canceled, "ch", nil) }, context.Canceled},
-		{"Subscribe_canceled", func() error { _, err := open.Subscribe(canceled, "ch", nop); return err }, context.Canceled},
-		{"Subscribe_nil_handler", func() error { _, err := open.Subscribe(context.Background(), "ch", nil); return err }, nil},
+		{"Subscribe_canceled", func() error { _, err := open.Subscribe(canceled, nop, "ch"); return err }, context.Canceled},
+		{"Subscribe_nil_handler", func() error { _, err := open.Subscribe(context.Background(), nil, "ch"); return err }, nil},
+		{"Subscribe_no_channel", func() error { _, err := open.Subscribe(context.Background(), nop); return err }, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -428,11 +429,11 @@ func BenchmarkPublish(b *testing.B) {
 				var n atomic.Int64
 				want := int64(b.N)
 				wg.Add(1)
-				if _, err := bus.Subscribe(context.Background(), "ch", func([]byte) {
+				if _, err := bus.Subscribe(context.Background(), func([]byte) {
 					if n.Add(1) == want {
 						wg.Done()
 					}
-				}); err != nil {
+				}, "ch"); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -19,9 +20,9 @@ func testDeliversToEverySubscription(t *testing.T, c *cluster) {
 	a, b := c.node(), c.node()
 	ch := c.channel("x")
 	recs := []*recorder{newRecorder(t, "a"), newRecorder(t, "b1"), newRecorder(t, "b2")}
-	c.subscribe(a, ch, recs[0])
-	c.subscribe(b, ch, recs[1])
-	c.subscribe(b, ch, recs[2])
+	c.subscribe(a, recs[0], ch)
+	c.subscribe(b, recs[1], ch)
+	c.subscribe(b, recs[2], ch)
 
 	c.publish(a, ch, "from-a")
 	c.publish(b, ch, "from-b")
@@ -37,7 +38,7 @@ func testPublishWithoutSubscribers(t *testing.T, c *cluster) {
 	c.publish(a, ch, "lost")
 
 	r := newRecorder(t, "b")
-	sub := c.subscribe(b, ch, r)
+	sub := c.subscribe(b, r, ch)
 	c.publish(a, ch, "heard")
 	r.waitUntil(t, `message "heard"`, func(msgs [][]byte) bool {
 		return len(msgs) > 0 && string(msgs[len(msgs)-1]) == "heard"
@@ -56,7 +57,7 @@ func testActiveWhenSubscribeReturns(t *testing.T, c *cluster) {
 		}{{"remote", b}, {"local", a}} {
 			ch := c.channel(fmt.Sprintf("%s-%d", sub.name, i))
 			r := newRecorder(t, fmt.Sprintf("%s-%d", sub.name, i))
-			c.subscribe(sub.bus, ch, r)
+			c.subscribe(sub.bus, r, ch)
 			c.publish(a, ch, "m")
 			r.expect(t, "m")
 		}
@@ -71,7 +72,7 @@ func testOtherChannelsUntouched(t *testing.T, c *cluster) {
 	recs := make([]*recorder, len(names))
 	for i, name := range names {
 		recs[i] = newRecorder(t, fmt.Sprintf("%q", name))
-		c.subscribe(b, c.channel(name), recs[i])
+		c.subscribe(b, recs[i], c.channel(name))
 	}
 	for _, name := range names {
 		c.publish(a, c.channel(name), name)
@@ -92,8 +93,8 @@ func testOrderPerPublisher(t *testing.T, c *cluster) {
 	a, b := c.node(), c.node()
 	ch := c.channel("order")
 	ra, rb := newRecorder(t, "a"), newRecorder(t, "b")
-	c.subscribe(a, ch, ra)
-	c.subscribe(b, ch, rb)
+	c.subscribe(a, ra, ch)
+	c.subscribe(b, rb, ch)
 
 	publishers := []struct {
 		name  string
@@ -122,6 +123,101 @@ func testOrderPerPublisher(t *testing.T, c *cluster) {
 	}
 }
 
+// Guarantee 2 across the channels of one subscription: one caller's
+// messages, alternating between two channels, reach a subscription to both in
+// exact order; here 1000 from each of two concurrent publishers, one of which
+// alternates nodes too. This is what the sockjs package relies on when a
+// unicast notice on a node's own channel precedes a broadcast on its route's
+// channel.
+func testOrderAcrossChannels(t *testing.T, c *cluster) {
+	const n = 1000
+	a, b := c.node(), c.node()
+	chs := []string{c.channel("node"), c.channel("route")}
+	ra, rb := newRecorder(t, "a"), newRecorder(t, "b")
+	c.subscribe(a, ra, chs...)
+	c.subscribe(b, rb, chs...)
+
+	publishers := []struct {
+		name  string
+		buses []pubsub.Bus
+	}{
+		{"a", []pubsub.Bus{a}},
+		{"ab", []pubsub.Bus{a, b}},
+	}
+	counts := make(map[string]int)
+	var wg sync.WaitGroup
+	for _, p := range publishers {
+		counts[p.name] = n
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.publishSeqOn(p.buses, chs, p.name, n)
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	for _, r := range []*recorder{ra, rb} {
+		checkSequences(t, r.name, r.waitCount(t, len(publishers)*n), counts, true)
+	}
+}
+
+// A subscription to channels a and b gets their messages and not those of c;
+// once unsubscribed it gets neither, while other subscriptions of a and b
+// still do.
+func testListedChannelsOnly(t *testing.T, c *cluster) {
+	a, b := c.node(), c.node()
+	chA, chB, chC := c.channel("a"), c.channel("b"), c.channel("c")
+	ab := newRecorder(t, "a+b")
+	onlyA, onlyC := newRecorder(t, "a"), newRecorder(t, "c")
+	sub := c.subscribe(b, ab, chA, chB)
+	c.subscribe(b, onlyA, chA)
+	c.subscribe(a, onlyC, chC)
+
+	for i, ch := range []string{chC, chA, chC, chB, chC} {
+		c.publish(a, ch, fmt.Sprint(ch[len(ch)-1:], i))
+	}
+	onlyC.expect(t, "c0", "c2", "c4")
+	c.publish(a, chA, "end")
+	ab.expect(t, "a1", "b3", "end")
+	onlyA.expect(t, "a1", "end")
+
+	c.unsubscribe(sub, ab)
+	c.publish(a, chB, "after-b")
+	c.publish(a, chA, "after-a")
+	onlyA.expect(t, "a1", "end", "after-a")
+	if got := ab.received(); len(got) != 3 {
+		t.Errorf("pubsubtest: unsubscribed subscription received %s", summary(got))
+	}
+}
+
+// A channel listed several times in one Subscribe counts once: each of its
+// messages reaches the handler once, and Unsubscribe ends them all.
+func testDuplicateChannels(t *testing.T, c *cluster) {
+	a, b := c.node(), c.node()
+	ch, other := c.channel("dup"), c.channel("other")
+	r, w := newRecorder(t, "dup"), newRecorder(t, "witness")
+	sub := c.subscribe(b, r, ch, other, ch, ch)
+	c.subscribe(b, w, ch)
+
+	want := []string{"1", "2", "3", "end"}
+	c.publish(a, ch, "1")
+	c.publish(b, ch, "2")
+	c.publish(a, other, "3")
+	c.publish(a, ch, "end")
+	got := r.waitUntil(t, `message "end"`, func(msgs [][]byte) bool {
+		return slices.ContainsFunc(msgs, func(m []byte) bool { return string(m) == "end" })
+	})
+	if !equalStrings(got, want) {
+		t.Errorf("pubsubtest: subscription %s received %s, want %q (each once)", r.name, summary(got), want)
+	}
+
+	c.unsubscribe(sub, r)
+	c.publish(a, ch, "after")
+	w.expect(t, "1", "2", "end", "after")
+}
+
 // Guarantee 3: a handler is never called concurrently with itself, however
 // many goroutines and nodes publish. The recorder detects overlapping calls;
 // its delay widens the window.
@@ -131,7 +227,7 @@ func testHandlerNotConcurrent(t *testing.T, c *cluster) {
 	ch := c.channel("serial")
 	r := newRecorder(t, "a")
 	r.delay = 20 * time.Microsecond
-	c.subscribe(a, ch, r)
+	c.subscribe(a, r, ch)
 
 	counts := make(map[string]int)
 	var wg sync.WaitGroup
@@ -164,7 +260,7 @@ func testManySubscriptions(t *testing.T, c *cluster) {
 	for i, bus := range buses {
 		for j := range perNode {
 			r := newRecorder(t, fmt.Sprintf("node%d-%d", i, j))
-			c.subscribe(bus, ch, r)
+			c.subscribe(bus, r, ch)
 			recs = append(recs, r)
 		}
 	}
@@ -211,8 +307,8 @@ func testPayloadIntact(t *testing.T, c *cluster) {
 	a, b := c.node(), c.node()
 	ch := c.channel("payload")
 	ra, rb := newRecorder(t, "a"), newRecorder(t, "b")
-	c.subscribe(a, ch, ra)
-	c.subscribe(b, ch, rb)
+	c.subscribe(a, ra, ch)
+	c.subscribe(b, rb, ch)
 	ctx := boundedCtx(t)
 	for _, p := range payloads {
 		if err := a.Publish(ctx, ch, p.payload); err != nil {
@@ -253,8 +349,8 @@ func testPublishCopiesPayload(t *testing.T, c *cluster) {
 	}
 	ra, rb := newRecorder(t, "a"), newRecorder(t, "b")
 	ra.hook, rb.hook = hold, hold
-	c.subscribe(a, ch, ra)
-	c.subscribe(b, ch, rb)
+	c.subscribe(a, ra, ch)
+	c.subscribe(b, rb, ch)
 	var once sync.Once
 	release := func() { once.Do(func() { close(gate) }) }
 	t.Cleanup(release) // before the subscriptions' cleanups
@@ -283,8 +379,8 @@ func testUnsubscribeStopsDelivery(t *testing.T, c *cluster) {
 	a, b := c.node(), c.node()
 	ch := c.channel("unsub")
 	x, w := newRecorder(t, "unsubscribed"), newRecorder(t, "witness")
-	subX := c.subscribe(b, ch, x)
-	c.subscribe(b, ch, w)
+	subX := c.subscribe(b, x, ch)
+	c.subscribe(b, w, ch)
 
 	c.publishSeq([]pubsub.Bus{a}, ch, "pre", 10)
 	x.waitCount(t, 10)
@@ -312,7 +408,7 @@ func testUnsubscribeIdempotent(t *testing.T, c *cluster) {
 	a := c.node()
 	ch := c.channel("idem")
 	r := newRecorder(t, "a")
-	sub := c.subscribe(a, ch, r)
+	sub := c.subscribe(a, r, ch)
 	c.publish(a, ch, "m")
 	r.expect(t, "m")
 
@@ -339,16 +435,16 @@ func testUnsubscribeLeavesOthers(t *testing.T, c *cluster) {
 	a, b := c.node(), c.node()
 	ch := c.channel("others")
 	gone, stay, far := newRecorder(t, "b-gone"), newRecorder(t, "b-stay"), newRecorder(t, "a")
-	sub := c.subscribe(b, ch, gone)
-	c.subscribe(b, ch, stay)
-	c.subscribe(a, ch, far)
+	sub := c.subscribe(b, gone, ch)
+	c.subscribe(b, stay, ch)
+	c.subscribe(a, far, ch)
 	c.unsubscribe(sub, gone)
 
 	want := []string{"after"}
 	c.publish(a, ch, "after")
 	for i := range 3 {
 		r := newRecorder(t, fmt.Sprintf("again-%d", i))
-		sub := c.subscribe(b, ch, r)
+		sub := c.subscribe(b, r, ch)
 		m := fmt.Sprintf("again-%d", i)
 		c.publish(a, ch, m)
 		r.expect(t, m)
@@ -377,10 +473,10 @@ func testSlowHandlerDoesNotBlockOthers(t *testing.T, c *cluster) {
 		<-gate
 	}
 	sameNode, otherNode, otherChannel := newRecorder(t, "same-node"), newRecorder(t, "other-node"), newRecorder(t, "other-channel")
-	c.subscribe(a, chC, slow)
-	c.subscribe(a, chC, sameNode)
-	c.subscribe(b, chC, otherNode)
-	c.subscribe(a, chD, otherChannel)
+	c.subscribe(a, slow, chC)
+	c.subscribe(a, sameNode, chC)
+	c.subscribe(b, otherNode, chC)
+	c.subscribe(a, otherChannel, chD)
 	var once sync.Once
 	release := func() { once.Do(func() { close(gate) }) }
 	t.Cleanup(release) // before the subscriptions' cleanups
@@ -408,7 +504,7 @@ func testCanceledContext(t *testing.T, c *cluster) {
 	a, b := c.node(), c.node()
 	ch := c.channel("ctx")
 	w := newRecorder(t, "witness")
-	c.subscribe(b, ch, w)
+	c.subscribe(b, w, ch)
 
 	canceled, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -433,7 +529,7 @@ func testCanceledContext(t *testing.T, c *cluster) {
 		t.Run(cc.name+"/Subscribe", func(t *testing.T) {
 			r := newRecorder(t, "subscribed with a "+cc.name+" context")
 			never = append(never, r)
-			sub, err := b.Subscribe(cc.ctx, ch, r.handle)
+			sub, err := b.Subscribe(cc.ctx, r.handle, ch)
 			if !errors.Is(err, cc.want) {
 				t.Errorf("pubsubtest: Subscribe with a %s context returned %v, want an error wrapping %v", cc.name, err, cc.want)
 			}
@@ -462,7 +558,7 @@ func testClosedBus(t *testing.T, c *cluster) {
 	}
 	ch := c.channel("closed")
 	r := newRecorder(t, "a")
-	sub := c.subscribe(a, ch, r)
+	sub := c.subscribe(a, r, ch)
 	c.publish(a, ch, "before")
 	r.expect(t, "before")
 
@@ -473,7 +569,7 @@ func testClosedBus(t *testing.T, c *cluster) {
 	if err := a.Publish(ctx, ch, []byte("after")); !errors.Is(err, pubsub.ErrClosed) {
 		t.Errorf("pubsubtest: Publish on a closed bus returned %v, want an error wrapping pubsub.ErrClosed", err)
 	}
-	if _, err := a.Subscribe(ctx, ch, newRecorder(t, "late").handle); !errors.Is(err, pubsub.ErrClosed) {
+	if _, err := a.Subscribe(ctx, newRecorder(t, "late").handle, ch); !errors.Is(err, pubsub.ErrClosed) {
 		t.Errorf("pubsubtest: Subscribe on a closed bus returned %v, want an error wrapping pubsub.ErrClosed", err)
 	}
 	if err := sub.Unsubscribe(ctx); err != nil && !errors.Is(err, pubsub.ErrClosed) {
@@ -493,7 +589,7 @@ func testConcurrentUse(t *testing.T, c *cluster) {
 	buses := []pubsub.Bus{a, b}
 	ch := c.channel("concurrent")
 	stable := newRecorder(t, "stable")
-	c.subscribe(a, ch, stable)
+	c.subscribe(a, stable, ch)
 
 	counts := make(map[string]int)
 	var wg sync.WaitGroup
@@ -515,7 +611,7 @@ func testConcurrentUse(t *testing.T, c *cluster) {
 		r := newRecorder(t, name)
 		ctx, cancel := callCtx()
 		defer cancel()
-		sub, err := bus.Subscribe(ctx, ch, r.handle)
+		sub, err := bus.Subscribe(ctx, r.handle, ch)
 		if err != nil {
 			return fmt.Errorf("pubsubtest: Subscribe: %w", err)
 		}

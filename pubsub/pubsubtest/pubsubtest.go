@@ -4,10 +4,11 @@
 //
 //	func TestConformance(t *testing.T) {
 //		pubsubtest.Run(t, func(t *testing.T) func() pubsub.Bus {
-//			medium := startMedium(t) // e.g. one Redis for this subtest
+//			addr := startMedium(t) // e.g. one Redis for this subtest
 //			return func() pubsub.Bus {
-//				b := redisbus.New(medium)
-//				t.Cleanup(func() { b.Close() })
+//				client := redis.NewClient(&redis.Options{Addr: addr})
+//				b := redisbus.New(client, redisbus.Options{})
+//				t.Cleanup(func() { b.Close(); client.Close() })
 //				return b
 //			}
 //		})
@@ -15,11 +16,13 @@
 //
 // The suite checks the guarantees listed in the pubsub package documentation,
 // plus what follows from the method documentation and what the sockjs
-// package relies on: payloads arrive intact (binary, empty, 256 KiB);
-// Publish does not retain the caller's payload; a context that has already
-// ended fails Publish and Subscribe with its error, and neither takes effect;
-// a closed bus (one that implements pubsub.Closer) answers Publish and
-// Subscribe with pubsub.ErrClosed, while Unsubscribe still returns; and a
+// package relies on: a subscription to several channels gets the messages of
+// those channels only, in one caller's publish order across them, each once
+// even when a channel is listed twice; payloads arrive intact (binary, empty,
+// 256 KiB); Publish does not retain the caller's payload; a context that has
+// already ended fails Publish and Subscribe with its error, and neither takes
+// effect; a closed bus (one that implements pubsub.Closer) answers Publish
+// and Subscribe with pubsub.ErrClosed, while Unsubscribe still returns; and a
 // handler that does not return stalls its own subscription only.
 //
 // Every call and every wait is bounded: a wait fails after a few seconds
@@ -74,6 +77,9 @@ func Run(t *testing.T, newCluster func(t *testing.T) func() pubsub.Bus) {
 		{"ActiveWhenSubscribeReturns", testActiveWhenSubscribeReturns},
 		{"OtherChannelsUntouched", testOtherChannelsUntouched},
 		{"OrderPerPublisher", testOrderPerPublisher},
+		{"OrderAcrossChannels", testOrderAcrossChannels},
+		{"ListedChannelsOnly", testListedChannelsOnly},
+		{"DuplicateChannels", testDuplicateChannels},
 		{"HandlerNotConcurrent", testHandlerNotConcurrent},
 		{"ManySubscriptions", testManySubscriptions},
 		{"PayloadIntact", testPayloadIntact},
@@ -137,18 +143,18 @@ func (c *cluster) node() pubsub.Bus {
 // channel returns a channel name unique to this subtest.
 func (c *cluster) channel(name string) string { return c.prefix + name }
 
-// subscribe subscribes r to channel on bus, failing the test on error. The
-// subscription is unsubscribed at cleanup.
-func (c *cluster) subscribe(bus pubsub.Bus, channel string, r *recorder) pubsub.Subscription {
+// subscribe subscribes r to channels on bus, in one subscription, failing
+// the test on error. The subscription is unsubscribed at cleanup.
+func (c *cluster) subscribe(bus pubsub.Bus, r *recorder, channels ...string) pubsub.Subscription {
 	c.t.Helper()
 	ctx, cancel := callCtx()
 	defer cancel()
-	sub, err := bus.Subscribe(ctx, channel, r.handle)
+	sub, err := bus.Subscribe(ctx, r.handle, channels...)
 	if err != nil {
-		c.t.Fatalf("pubsubtest: Subscribe(%q): %v", channel, err)
+		c.t.Fatalf("pubsubtest: Subscribe(%q): %v", channels, err)
 	}
 	if sub == nil {
-		c.t.Fatalf("pubsubtest: Subscribe(%q) returned a nil Subscription and no error", channel)
+		c.t.Fatalf("pubsubtest: Subscribe(%q) returned a nil Subscription and no error", channels)
 	}
 	c.t.Cleanup(func() {
 		ctx, cancel := callCtx()
@@ -186,13 +192,21 @@ func (c *cluster) publish(bus pubsub.Bus, channel string, payload string) {
 // through the given buses in turn. It reports errors with t.Errorf, so it may
 // run on its own goroutine.
 func (c *cluster) publishSeq(buses []pubsub.Bus, channel, name string, n int) {
+	c.publishSeqOn(buses, []string{channel}, name, n)
+}
+
+// publishSeqOn is publishSeq over several channels: message i goes through
+// bus i mod len(buses), on channel (i div len(buses)) mod len(channels), so
+// that every bus publishes on every channel.
+func (c *cluster) publishSeqOn(buses []pubsub.Bus, channels []string, name string, n int) {
 	for i := range n {
 		p := fmt.Sprintf("%s:%d", name, i)
+		ch := channels[i/len(buses)%len(channels)]
 		ctx, cancel := callCtx()
-		err := buses[i%len(buses)].Publish(ctx, channel, []byte(p))
+		err := buses[i%len(buses)].Publish(ctx, ch, []byte(p))
 		cancel()
 		if err != nil {
-			c.t.Errorf("pubsubtest: Publish(%q, %q): %v", channel, p, err)
+			c.t.Errorf("pubsubtest: Publish(%q, %q): %v", ch, p, err)
 			return
 		}
 	}

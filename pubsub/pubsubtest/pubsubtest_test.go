@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,6 +33,9 @@ var mutants = []struct {
 	{"lazy_subscribe", "ActiveWhenSubscribeReturns"},
 	{"leaks_across_channels", "OtherChannelsUntouched"},
 	{"drops_messages", "OrderPerPublisher"},
+	{"per_channel_streams", "OrderAcrossChannels"},
+	{"extra_channel", "ListedChannelsOnly"},
+	{"no_dedup", "DuplicateChannels"},
 	{"duplicates_messages", "OrderPerPublisher"},
 	{"reorders_messages", "OrderPerPublisher"},
 	{"concurrent_handler", "HandlerNotConcurrent"},
@@ -180,8 +184,9 @@ func (n *node) Publish(ctx context.Context, channel string, payload []byte) erro
 	return n.Bus.Publish(ctx, channel, payload)
 }
 
-func (n *node) Subscribe(ctx context.Context, channel string, h pubsub.Handler) (pubsub.Subscription, error) {
+func (n *node) Subscribe(ctx context.Context, h pubsub.Handler, channels ...string) (pubsub.Subscription, error) {
 	inner := h
+	key := strings.Join(channels, "\x00")
 	switch n.mode {
 	case "latency":
 		time.Sleep(time.Millisecond)
@@ -212,19 +217,81 @@ func (n *node) Subscribe(ctx context.Context, channel string, h pubsub.Handler) 
 		s := &lazySub{ready: make(chan struct{})}
 		go func() {
 			time.Sleep(200 * time.Millisecond)
-			s.sub, s.err = n.Bus.Subscribe(context.Background(), channel, h)
+			s.sub, s.err = n.Bus.Subscribe(context.Background(), h, channels...)
 			close(s.ready)
 		}()
 		return s, nil
 	case "max_16_subscriptions":
 		n.mu.Lock()
 		defer n.mu.Unlock()
-		if len(n.subs[channel]) >= 16 {
+		if len(n.subs[key]) >= 16 {
 			return nopSub{}, nil
 		}
-		n.subs[channel] = append(n.subs[channel], nopSub{})
+		n.subs[key] = append(n.subs[key], nopSub{})
+	case "per_channel_streams":
+		// One stream per channel, each handler call still serialised. The
+		// first channel's stream holds its first message until another
+		// channel's has delivered one (or for a second): order across
+		// channels is lost.
+		var subs multiSub
+		other := make(chan struct{})
+		var otherOnce, firstOnce sync.Once
+		for i, ch := range channels {
+			sub, err := n.Bus.Subscribe(ctx, func(p []byte) {
+				if i == 0 {
+					firstOnce.Do(func() {
+						select {
+						case <-other:
+						case <-time.After(time.Second):
+						}
+					})
+				}
+				n.handlerMu.Lock()
+				defer n.handlerMu.Unlock()
+				inner(p)
+				if i > 0 {
+					otherOnce.Do(func() { close(other) })
+				}
+			}, ch)
+			if err != nil {
+				return nil, err
+			}
+			subs = append(subs, sub)
+		}
+		return subs, nil
+	case "extra_channel":
+		// Also subscribes the successor of the last channel listed, when
+		// there are several.
+		if len(channels) > 1 {
+			last := channels[len(channels)-1]
+			if last != "" {
+				channels = append(slices.Clip(channels), last[:len(last)-1]+string(last[len(last)-1]+1))
+			}
+		}
+	case "no_dedup":
+		// One stream per distinct channel, calling the handler once per
+		// time the channel is listed.
+		count := make(map[string]int)
+		for _, ch := range channels {
+			count[ch]++
+		}
+		var subs multiSub
+		for ch, k := range count {
+			sub, err := n.Bus.Subscribe(ctx, func(p []byte) {
+				n.handlerMu.Lock()
+				defer n.handlerMu.Unlock()
+				for range k {
+					inner(p)
+				}
+			}, ch)
+			if err != nil {
+				return nil, err
+			}
+			subs = append(subs, sub)
+		}
+		return subs, nil
 	}
-	sub, err := n.Bus.Subscribe(ctx, channel, h)
+	sub, err := n.Bus.Subscribe(ctx, h, channels...)
 	if err != nil {
 		return nil, err
 	}
@@ -236,10 +303,21 @@ func (n *node) Subscribe(ctx context.Context, channel string, h pubsub.Handler) 
 	case "unsubscribe_all_on_node":
 		n.mu.Lock()
 		defer n.mu.Unlock()
-		n.subs[channel] = append(n.subs[channel], sub)
-		return allSub{n, channel}, nil
+		n.subs[key] = append(n.subs[key], sub)
+		return allSub{n, key}, nil
 	}
 	return sub, nil
+}
+
+// multiSub is several subscriptions unsubscribed together.
+type multiSub []pubsub.Subscription
+
+func (s multiSub) Unsubscribe(ctx context.Context) error {
+	var errs []error
+	for _, sub := range s {
+		errs = append(errs, sub.Unsubscribe(ctx))
+	}
+	return errors.Join(errs...)
 }
 
 type nopSub struct{}
@@ -283,13 +361,13 @@ func (s *onceSub) Unsubscribe(ctx context.Context) error {
 }
 
 type allSub struct {
-	n       *node
-	channel string
+	n   *node
+	key string // the channels, as in node.subs
 }
 
 func (s allSub) Unsubscribe(ctx context.Context) error {
 	s.n.mu.Lock()
-	subs := s.n.subs[s.channel]
+	subs := s.n.subs[s.key]
 	s.n.mu.Unlock()
 	var errs []string
 	for _, sub := range subs {

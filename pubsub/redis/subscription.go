@@ -1,0 +1,206 @@
+package redisbus
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/sockjs-cluster/sockjs/pubsub"
+)
+
+// subscription is one subscription and the goroutine that serves it.
+type subscription struct {
+	bus      *Bus
+	channels []string // without repetitions
+	h        pubsub.Handler
+	limit    int
+
+	gid     atomic.Uint64 // id of the goroutine running h; 0 until it starts
+	wake    chan struct{} // a message was queued on an empty queue
+	stopped chan struct{} // closed by stop
+	done    chan struct{} // closed when the goroutine has exited
+
+	mu        sync.Mutex
+	queue     ring
+	accepting bool   // the reader has read the reply to Subscribe's PING
+	isOff     bool   // stopped has been closed
+	dropping  uint64 // messages dropped since the queue last took one
+}
+
+// Unsubscribe stops delivery and waits until the handler is no longer
+// running. If ctx ends first it returns ctx's error: the subscription is
+// stopped all the same and its handler will not be called again, but a call
+// in progress may not have returned yet. Called from the subscription's own
+// handler, it returns without waiting. It does not wait for Redis: the bus
+// unsubscribes the channels nobody else wants in the background. It is
+// idempotent.
+func (s *subscription) Unsubscribe(ctx context.Context) error {
+	s.bus.remove(s)
+	s.stop()
+	select {
+	case <-s.done:
+		return nil
+	default:
+	}
+	if s.gid.Load() == goid() {
+		return nil // from within the handler: it is running us.
+	}
+	select {
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("redisbus: unsubscribe: %w", ctx.Err())
+	}
+}
+
+// stop ends delivery: the handler is not called after stop returns, except
+// for a call already in progress. Queued messages are dropped.
+func (s *subscription) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.isOff {
+		return
+	}
+	s.isOff = true
+	s.queue = ring{}
+	close(s.stopped)
+}
+
+// accept has the subscription take the messages the reader reads from now
+// on.
+func (s *subscription) accept() {
+	s.mu.Lock()
+	s.accepting = true
+	s.mu.Unlock()
+}
+
+// enqueue appends msg to the queue; it returns false if the queue is full
+// and msg was dropped. A subscription that is stopped, or does not accept
+// messages yet, takes nothing and returns true. It never blocks for long:
+// the reader calls it.
+func (s *subscription) enqueue(msg []byte) bool {
+	s.mu.Lock()
+	if s.isOff || !s.accepting {
+		s.mu.Unlock()
+		return true
+	}
+	if s.queue.n >= s.limit {
+		s.dropping++
+		first := s.dropping == 1
+		s.mu.Unlock()
+		if first {
+			s.bus.log.Warn("redisbus: subscription queue full; dropping messages",
+				"channels", s.channels, "queue_size", s.limit)
+		}
+		return false
+	}
+	wasEmpty := s.queue.n == 0
+	s.queue.push(msg)
+	dropped := s.dropping
+	s.dropping = 0
+	s.mu.Unlock()
+	if dropped > 0 {
+		s.bus.log.Warn("redisbus: subscription queue takes messages again",
+			"channels", s.channels, "dropped", dropped)
+	}
+	if wasEmpty {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
+	return true
+}
+
+// run is the subscription's goroutine: it calls the handler with each queued
+// message until the subscription is stopped.
+func (s *subscription) run() {
+	s.gid.Store(goid())
+	defer func() {
+		s.bus.mu.Lock()
+		delete(s.bus.live, s)
+		s.bus.mu.Unlock()
+		close(s.done)
+	}()
+	for {
+		msg, ok := s.next()
+		if !ok {
+			return
+		}
+		s.h(msg)
+	}
+}
+
+// next waits for the next message; ok is false once the subscription is
+// stopped.
+func (s *subscription) next() (msg []byte, ok bool) {
+	for {
+		s.mu.Lock()
+		if s.isOff {
+			s.mu.Unlock()
+			return nil, false
+		}
+		if s.queue.n > 0 {
+			msg = s.queue.pop()
+			s.mu.Unlock()
+			return msg, true
+		}
+		s.mu.Unlock()
+
+		select {
+		case <-s.wake:
+		case <-s.stopped:
+		}
+	}
+}
+
+// ring is a FIFO of messages that grows on demand. It keeps up to 1024 slots
+// (24 KiB) once grown, and gives larger buffers back when it runs empty.
+type ring struct {
+	buf     [][]byte
+	head, n int
+}
+
+func (r *ring) push(m []byte) {
+	if r.n == len(r.buf) {
+		buf := make([][]byte, max(8, 2*len(r.buf)))
+		k := copy(buf, r.buf[r.head:])
+		copy(buf[k:], r.buf[:r.head])
+		r.buf, r.head = buf, 0
+	}
+	r.buf[(r.head+r.n)%len(r.buf)] = m
+	r.n++
+}
+
+func (r *ring) pop() []byte {
+	m := r.buf[r.head]
+	r.buf[r.head] = nil
+	r.head = (r.head + 1) % len(r.buf)
+	r.n--
+	if r.n == 0 && len(r.buf) > 1024 {
+		*r = ring{}
+	}
+	return m
+}
+
+// goid returns the id of the calling goroutine, read from the header of its
+// stack trace ("goroutine 18 [running]:"). It is used only to recognise a
+// handler that unsubscribes itself or closes its bus, which must not wait for
+// its own return.
+func goid() uint64 {
+	var buf [64]byte
+	b := buf[:runtime.Stack(buf[:], false)]
+	b = bytes.TrimPrefix(b, []byte("goroutine "))
+	if i := bytes.IndexByte(b, ' '); i >= 0 {
+		b = b[:i]
+	}
+	id, err := strconv.ParseUint(string(b), 10, 64)
+	if err != nil {
+		panic("redisbus: cannot parse goroutine id from " + strconv.Quote(string(buf[:])))
+	}
+	return id
+}

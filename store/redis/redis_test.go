@@ -1,0 +1,1143 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/goleak"
+
+	"github.com/sockjs-cluster/sockjs/internal/redistest"
+	"github.com/sockjs-cluster/sockjs/store"
+	"github.com/sockjs-cluster/sockjs/store/memory"
+	"github.com/sockjs-cluster/sockjs/store/storetest"
+)
+
+func TestMain(m *testing.M) {
+	redis.SetLogger(quietLogger{})
+	goleak.VerifyTestMain(m)
+}
+
+// quietLogger drops go-redis's reports of failed dials, which the tests
+// stopping Redis cause by the hundred.
+type quietLogger struct{}
+
+func (quietLogger) Printf(_ context.Context, format string, v ...any) {
+	if msg := fmt.Sprintf(format, v...); !strings.Contains(msg, "failed to dial") {
+		fmt.Fprintln(os.Stderr, msg)
+	}
+}
+
+var bg = context.Background()
+
+var prefixes atomic.Int64
+
+// uniquePrefix gives each store of a test run its own key space.
+func uniquePrefix(name string) string {
+	return fmt.Sprintf("t%d-%s", prefixes.Add(1), name)
+}
+
+func newClient(t testing.TB, opt *redis.Options) *redis.Client {
+	t.Helper()
+	c := redis.NewClient(opt)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// TestContract runs the conformance suite against a real redis-server.
+func TestContract(t *testing.T) {
+	srv := redistest.Start(t)
+	c := newClient(t, &redis.Options{Addr: srv.Addr})
+	storetest.Run(t, func(*testing.T) store.Store {
+		return New(c, Options{Prefix: uniquePrefix("contract")})
+	})
+}
+
+// TestContractMiniredis runs the conformance suite against miniredis, which
+// supports every command and Lua feature the scripts use.
+func TestContractMiniredis(t *testing.T) {
+	m := miniredis.RunT(t)
+	c := newClient(t, &redis.Options{Addr: m.Addr()})
+	storetest.Run(t, func(*testing.T) store.Store {
+		return New(c, Options{Prefix: uniquePrefix("mini")})
+	})
+}
+
+// TestContractCluster runs the conformance suite through a ClusterClient
+// against a one-node Redis Cluster, which rejects a script whose keys are
+// not all in one slot.
+func TestContractCluster(t *testing.T) {
+	addr := startCluster(t)
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{addr}})
+	t.Cleanup(func() { _ = c.Close() })
+	storetest.Run(t, func(*testing.T) store.Store {
+		return New(c, Options{Prefix: uniquePrefix("cluster")})
+	})
+}
+
+func TestOptionsDefaults(t *testing.T) {
+	got := New(nil, Options{}).opts
+	want := Options{Prefix: "sockjs", MaxQueue: 10000, BroadcastRetention: time.Minute, MaxBroadcastLog: 100000, KeyTTL: time.Hour}
+	if got != want {
+		t.Fatalf("defaults = %+v, want %+v", got, want)
+	}
+	custom := Options{Prefix: "p", MaxQueue: 1, BroadcastRetention: time.Second, MaxBroadcastLog: 2, KeyTTL: time.Minute}
+	if got := New(nil, custom).opts; got != custom {
+		t.Fatalf("custom options = %+v, want %+v", got, custom)
+	}
+}
+
+// crc16 is CRC-16/XMODEM, Redis Cluster's key hash.
+func crc16(b string) uint16 {
+	var crc uint16
+	for i := 0; i < len(b); i++ {
+		crc ^= uint16(b[i]) << 8
+		for range 8 {
+			if crc&0x8000 != 0 {
+				crc = crc<<1 ^ 0x1021
+			} else {
+				crc <<= 1
+			}
+		}
+	}
+	return crc
+}
+
+// keySlot is Redis Cluster's slot of a key, hash tags included.
+func keySlot(key string) uint16 {
+	if i := strings.IndexByte(key, '{'); i >= 0 {
+		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
+			key = key[i+1 : i+1+j]
+		}
+	}
+	return crc16(key) % 16384
+}
+
+var oddRoutes = []string{"", "/echo", "%", "%25", "{", "%7B", "}", "%7D", "a}b{c", "{}", "}{", "route with spaces", "\xff\x00"}
+
+func TestRouteTag(t *testing.T) {
+	if got := keySlot("123456789"); got != 0x31C3%16384 {
+		t.Fatalf("keySlot self-check = %d", got)
+	}
+	s := New(nil, Options{Prefix: "p"})
+	tags := make(map[string]string)
+	for _, route := range oddRoutes {
+		tag := routeTag(route)
+		if tag == "" || strings.ContainsAny(tag, "{}") {
+			t.Fatalf("routeTag(%q) = %q: empty or with a brace", route, tag)
+		}
+		if other, dup := tags[tag]; dup {
+			t.Fatalf("routeTag(%q) = routeTag(%q) = %q", route, other, tag)
+		}
+		tags[tag] = route
+		// Every key of the route, the ones Reap builds included, is in the
+		// slot of the tag, whatever bytes the session id has.
+		want := crc16(tag) % 16384
+		for _, id := range []string{"", "a", "}", "{x}", "a:b", "\xff\x01"} {
+			keys := append(s.sessionKeys(route, id), s.routeKeys(route)...)
+			keys = append(keys, s.base(route)+"s:"+id, s.base(route)+"q:"+id, s.base(route)+"v:"+id)
+			for _, k := range keys {
+				if got := keySlot(k); got != want {
+					t.Fatalf("route %q id %q: key %q in slot %d, want %d", route, id, k, got, want)
+				}
+			}
+		}
+	}
+}
+
+func TestMillis(t *testing.T) {
+	for _, tc := range []struct {
+		d    time.Duration
+		want int64
+	}{{0, 0}, {-time.Second, 0}, {time.Nanosecond, 1}, {time.Millisecond, 1}, {1500 * time.Microsecond, 2}, {time.Minute, 60000}} {
+		if got := millis(tc.d); got != tc.want {
+			t.Errorf("millis(%v) = %d, want %d", tc.d, got, tc.want)
+		}
+	}
+}
+
+// checkKeys scans the prefix's keys, fails on any without a TTL (and, with
+// slots, on any outside its route's slot), and returns how many there are.
+func checkKeys(t *testing.T, admin *redis.Client, s *Store, routes []string, slots bool) int {
+	t.Helper()
+	n := 0
+	iter := admin.Scan(bg, 0, s.opts.Prefix+":*", 1000).Iterator()
+	for iter.Next(bg) {
+		k := iter.Val()
+		pttl, err := admin.Do(bg, "PTTL", k).Int64()
+		if err != nil {
+			t.Fatalf("PTTL %q: %v", k, err)
+		}
+		if pttl == -2 {
+			continue // gone since the SCAN
+		}
+		n++
+		if pttl < 0 {
+			t.Fatalf("key %q has no TTL", k)
+		}
+		if !slots {
+			continue
+		}
+		i := slices.IndexFunc(routes, func(r string) bool { return strings.HasPrefix(k, s.base(r)) })
+		if i < 0 {
+			t.Fatalf("key %q belongs to no route", k)
+		}
+		got, err1 := admin.ClusterKeySlot(bg, k).Result()
+		want, err2 := admin.ClusterKeySlot(bg, s.base(routes[i])).Result()
+		if err := errors.Join(err1, err2); err != nil {
+			t.Fatalf("CLUSTER KEYSLOT: %v", err)
+		}
+		if got != want {
+			t.Fatalf("key %q in slot %d, its route's slot is %d", k, got, want)
+		}
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatalf("SCAN: %v", err)
+	}
+	return n
+}
+
+// TestKeySpace: after every session has expired and been reaped, the
+// prefix holds no key; until then every key has a TTL.
+func TestKeySpace(t *testing.T) {
+	srv := redistest.Start(t)
+	c := newClient(t, &redis.Options{Addr: srv.Addr})
+	testKeySpace(t, c, c, false)
+}
+
+// TestKeySpaceCluster is TestKeySpace on a one-node Redis Cluster, checking
+// too that every key is in its route's slot.
+func TestKeySpaceCluster(t *testing.T) {
+	addr := startCluster(t)
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{addr}})
+	t.Cleanup(func() { _ = cc.Close() })
+	testKeySpace(t, cc, newClient(t, &redis.Options{Addr: addr}), true)
+}
+
+func testKeySpace(t *testing.T, client redis.UniversalClient, admin *redis.Client, slots bool) {
+	s := New(client, Options{Prefix: uniquePrefix("keyspace")})
+	routes := []string{"/echo", "a}b{c%", ""}
+	const (
+		perRoute = 60
+		idle     = 300 * time.Millisecond
+		lease    = 200 * time.Millisecond
+	)
+	must := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	kinds := make(map[string]int)
+	for _, route := range routes {
+		for i := range perRoute {
+			id := fmt.Sprintf("s%d:}{\xff*", i)
+			kinds[route+"\x00"+id] = i % 4
+			switch i % 4 {
+			case 0: // xhr polling: attach, push, poll, release
+				_, err := s.Open(bg, route, id, store.OpenRequest{Create: true, Idle: idle, Receiver: "r", Lease: lease, Pull: true, ReleaseIfData: true})
+				must("Open(create)", err)
+				_, err = s.Push(bg, route, id, []string{"u1", "u2"})
+				must("Push", err)
+				must("Release", s.Release(bg, route, id, "r", idle))
+				_, err = s.Open(bg, route, id, store.OpenRequest{Receiver: "r2", Lease: lease, Idle: idle, Pull: true, ReleaseIfData: true})
+				must("Open(poll)", err)
+				must("Release", s.Release(bg, route, id, "r2", idle))
+			case 1: // closed with a message pending
+				_, err := s.Open(bg, route, id, store.OpenRequest{Create: true, Idle: idle})
+				must("Open(create)", err)
+				_, err = s.Push(bg, route, id, []string{"u"})
+				must("Push", err)
+				_, _, err = s.CloseSession(bg, route, id, 3000, "Go away!", idle)
+				must("Close", err)
+			case 2: // node-bound (websocket)
+				_, err := s.Open(bg, route, id, store.OpenRequest{Create: true, Idle: idle, Node: "node-1", Receiver: "ws", Lease: lease})
+				must("Open(create)", err)
+				_, err = s.Push(bg, route, id, []string{"u"})
+				must("Push", err)
+				_, err = s.Pull(bg, route, id, store.PullRequest{Receiver: "ws", Lease: lease, Idle: idle})
+				must("Pull", err)
+			case 3: // values, a streaming lease left to lapse
+				_, err := s.Open(bg, route, id, store.OpenRequest{Create: true, Idle: idle, Meta: []byte("meta")})
+				must("Open(create)", err)
+				must("SetValue", s.SetValue(bg, route, id, "k", "v"))
+				_, err = s.Open(bg, route, id, store.OpenRequest{Receiver: "r", Lease: lease, Idle: idle, Pull: true})
+				must("Open(stream)", err)
+				_, err = s.Push(bg, route, id, []string{"unread"})
+				must("Push", err)
+			}
+			if i%20 == 10 {
+				must("Publish", s.Publish(bg, route, fmt.Sprint("broadcast ", i)))
+			}
+		}
+	}
+	if n := checkKeys(t, admin, s, routes, slots); n == 0 {
+		t.Fatal("no keys after creating sessions")
+	}
+
+	reaped := make(map[string]store.Session)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(reaped) < len(kinds) {
+		if time.Now().After(deadline) {
+			t.Fatalf("reaped %d of %d sessions within 10s", len(reaped), len(kinds))
+		}
+		for _, route := range routes {
+			got, err := s.Reap(bg, route, 25)
+			must("Reap", err)
+			for _, sess := range got {
+				k := route + "\x00" + sess.ID
+				if _, dup := reaped[k]; dup {
+					t.Fatalf("%q reaped twice", k)
+				}
+				reaped[k] = sess
+			}
+		}
+		checkKeys(t, admin, s, routes, slots)
+		time.Sleep(20 * time.Millisecond)
+	}
+	for k, sess := range reaped {
+		kind, ok := kinds[k]
+		if !ok {
+			t.Fatalf("reaped unknown session %q", k)
+		}
+		wantState := store.StateOpen
+		if kind == 1 {
+			wantState = store.StateClosed
+		}
+		if sess.State != wantState || (kind == 2) != (sess.Node == "node-1") || (kind == 3) != (sess.Values["k"] == "v") {
+			t.Fatalf("reaped %q (kind %d) = %+v", k, kind, sess)
+		}
+	}
+	if n := checkKeys(t, admin, s, routes, slots); n != 0 {
+		var keys []string
+		iter := admin.Scan(bg, 0, s.opts.Prefix+":*", 1000).Iterator()
+		for iter.Next(bg) {
+			keys = append(keys, iter.Val())
+		}
+		t.Fatalf("%d keys left after reaping every session: %q", n, keys)
+	}
+	for _, route := range routes {
+		if n, err := s.Count(bg, route); err != nil || n != 0 {
+			t.Fatalf("Count(%q) = %d, %v after reaping all", route, n, err)
+		}
+	}
+}
+
+// countHook counts round trips: one per command, one per pipeline.
+type countHook struct {
+	mu   sync.Mutex
+	cmds []string
+}
+
+func (h *countHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *countHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.mu.Lock()
+		h.cmds = append(h.cmds, cmd.Name())
+		h.mu.Unlock()
+		return next(ctx, cmd)
+	}
+}
+
+func (h *countHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		names := make([]string, len(cmds))
+		for i, c := range cmds {
+			names[i] = c.Name()
+		}
+		h.mu.Lock()
+		h.cmds = append(h.cmds, "pipeline("+strings.Join(names, ",")+")")
+		h.mu.Unlock()
+		return next(ctx, cmds)
+	}
+}
+
+func (h *countHook) take() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := h.cmds
+	h.cmds = nil
+	return out
+}
+
+func TestRoundTrips(t *testing.T) {
+	srv := redistest.Start(t)
+	c := newClient(t, &redis.Options{Addr: srv.Addr})
+	hook := &countHook{}
+	c.AddHook(hook)
+	s := New(c, Options{Prefix: uniquePrefix("roundtrips")})
+	const route = "/echo"
+	type call struct {
+		name string
+		fn   func(id string) error
+		cmd  string
+	}
+	long := time.Minute
+	calls := []call{
+		{"Open(create)", func(id string) error {
+			_, err := s.Open(bg, route, id, store.OpenRequest{Create: true, Idle: long, Receiver: "r", Lease: long})
+			return err
+		}, "evalsha"},
+		{"Push", func(id string) error { _, err := s.Push(bg, route, id, []string{"a", "b"}); return err }, "evalsha"},
+		{"Publish", func(string) error { return s.Publish(bg, route, "news") }, "evalsha"},
+		{"Pull", func(id string) error {
+			res, err := s.Pull(bg, route, id, store.PullRequest{Receiver: "r", Lease: long, Idle: long, Max: 2})
+			if err == nil && len(res.Messages) != 2 {
+				err = fmt.Errorf("pulled %q", res.Messages)
+			}
+			return err
+		}, "evalsha"},
+		{"Release", func(id string) error { return s.Release(bg, route, id, "r", long) }, "evalsha"},
+		{"Open(poll)", func(id string) error {
+			res, err := s.Open(bg, route, id, store.OpenRequest{Receiver: "r", Lease: long, Idle: long, Pull: true, ReleaseIfData: true})
+			if err == nil && len(res.Messages) != 1 {
+				err = fmt.Errorf("polled %q", res.Messages)
+			}
+			return err
+		}, "evalsha"},
+		{"SetValue", func(id string) error { return s.SetValue(bg, route, id, "k", "v") }, "evalsha"},
+		{"Get", func(id string) error { _, err := s.Get(bg, route, id); return err }, "evalsha"},
+		{"Count", func(string) error { _, err := s.Count(bg, route); return err }, "scard"},
+		{"IDs", func(string) error { _, err := s.IDs(bg, route); return err }, "smembers"},
+		{"CloseSession", func(id string) error { _, _, err := s.CloseSession(bg, route, id, 3000, "bye", long); return err }, "evalsha"},
+		{"Reap", func(string) error { _, err := s.Reap(bg, route, 100); return err }, "evalsha"},
+		{"Open(absent)", func(id string) error {
+			_, err := s.Open(bg, route, id+"-absent", store.OpenRequest{})
+			if errors.Is(err, store.ErrNotFound) {
+				err = nil
+			}
+			return err
+		}, "evalsha"},
+	}
+	// The first session warms the connection and loads the scripts.
+	for _, cl := range calls {
+		if err := cl.fn("warm"); err != nil {
+			t.Fatalf("%s: %v", cl.name, err)
+		}
+	}
+	hook.take()
+	for _, cl := range calls {
+		err := cl.fn("measured")
+		if cmds := hook.take(); err != nil || len(cmds) != 1 || cmds[0] != cl.cmd {
+			t.Errorf("%s: %v, round trips %q, want one %s", cl.name, err, cmds, cl.cmd)
+		}
+	}
+
+	// A server without the script: EVALSHA, then EVAL, then EVALSHA again.
+	if err := c.ScriptFlush(bg).Err(); err != nil {
+		t.Fatalf("SCRIPT FLUSH: %v", err)
+	}
+	hook.take()
+	for i, want := range [][]string{{"evalsha", "eval"}, {"evalsha"}} {
+		if _, err := s.Get(bg, route, "measured"); err != nil {
+			t.Fatalf("Get: %v", err)
+		}
+		if got := hook.take(); !slices.Equal(got, want) {
+			t.Fatalf("Get %d after SCRIPT FLUSH: round trips %q, want %q", i, got, want)
+		}
+	}
+}
+
+// TestRedisDown: with the server gone every method fails, quickly and
+// wrapped; once it is back the same Store and client work again.
+func TestRedisDown(t *testing.T) {
+	srv := redistest.Start(t)
+	c := newClient(t, &redis.Options{
+		Addr:          srv.Addr,
+		DialTimeout:   200 * time.Millisecond,
+		ReadTimeout:   200 * time.Millisecond,
+		MaxRetries:    -1, // no retry
+		DialerRetries: 1,
+	})
+	s := New(c, Options{Prefix: uniquePrefix("down")})
+	const route, id = "/echo", "a"
+	if _, err := s.Open(bg, route, id, store.OpenRequest{Create: true, Idle: time.Minute}); err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	srv.Stop()
+	long := time.Minute
+	for _, tc := range []struct {
+		name string
+		call func() error
+	}{
+		{"Open", func() error {
+			_, err := s.Open(bg, route, id, store.OpenRequest{Create: true, Idle: long, Receiver: "r", Lease: long, Pull: true})
+			return err
+		}},
+		{"Pull", func() error {
+			_, err := s.Pull(bg, route, id, store.PullRequest{Receiver: "r", Lease: long})
+			return err
+		}},
+		{"Release", func() error { return s.Release(bg, route, id, "r", long) }},
+		{"Push", func() error { _, err := s.Push(bg, route, id, []string{"m"}); return err }},
+		{"Publish", func() error { return s.Publish(bg, route, "m") }},
+		{"CloseSession", func() error { _, _, err := s.CloseSession(bg, route, id, 3000, "bye", long); return err }},
+		{"Get", func() error { _, err := s.Get(bg, route, id); return err }},
+		{"SetValue", func() error { return s.SetValue(bg, route, id, "k", "v") }},
+		{"Count", func() error { _, err := s.Count(bg, route); return err }},
+		{"IDs", func() error { _, err := s.IDs(bg, route); return err }},
+		{"Reap", func() error { _, err := s.Reap(bg, route, 10); return err }},
+	} {
+		start := time.Now()
+		err := tc.call()
+		elapsed := time.Since(start)
+		if err == nil || !strings.HasPrefix(err.Error(), "redisstore: ") {
+			t.Errorf("%s with Redis down: error %v, want a redisstore error", tc.name, err)
+		}
+		for _, sentinel := range []error{store.ErrNotFound, store.ErrClosed, store.ErrNotReceiver, store.ErrReceiverBusy, store.ErrQueueFull} {
+			if errors.Is(err, sentinel) {
+				t.Errorf("%s with Redis down: error %v is %v", tc.name, err, sentinel)
+			}
+		}
+		if elapsed > time.Second {
+			t.Errorf("%s with Redis down took %v", tc.name, elapsed)
+		}
+	}
+
+	srv.Restart()
+	// The restarted server is empty: the session is gone, a new one works.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := s.Get(bg, route, id)
+		if errors.Is(err, store.ErrNotFound) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Get after restart: %v, want ErrNotFound within 10s", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := s.Open(bg, route, id, store.OpenRequest{Create: true, Idle: long, Receiver: "r", Lease: long}); err != nil {
+		t.Fatalf("Open after restart: %v", err)
+	}
+	if _, err := s.Push(bg, route, id, []string{"m"}); err != nil {
+		t.Fatalf("Push after restart: %v", err)
+	}
+	if res, err := s.Pull(bg, route, id, store.PullRequest{Receiver: "r", Lease: long}); err != nil || !slices.Equal(res.Messages, []string{"m"}) {
+		t.Fatalf("Pull after restart = %q, %v", res.Messages, err)
+	}
+}
+
+// TestContextEndsDuringCall: a context that ends while the call waits for
+// Redis (here a server whose clients are paused) is reported as such.
+func TestContextEndsDuringCall(t *testing.T) {
+	srv := redistest.Start(t)
+	c := newClient(t, &redis.Options{Addr: srv.Addr, ContextTimeoutEnabled: true})
+	s := New(c, Options{Prefix: uniquePrefix("ctx")})
+	if _, err := s.Count(bg, "/echo"); err != nil { // warm the pool
+		t.Fatalf("Count: %v", err)
+	}
+	admin := newClient(t, &redis.Options{Addr: srv.Addr})
+	if err := admin.Do(bg, "CLIENT", "PAUSE", 500, "ALL").Err(); err != nil {
+		t.Fatalf("CLIENT PAUSE: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(bg, 100*time.Millisecond)
+	defer cancel()
+	_, err := s.Get(ctx, "/echo", "a")
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.HasPrefix(err.Error(), "redisstore: get /echo/a: ") {
+		t.Fatalf("Get with a context ending during the call: %v, want a wrapped context.DeadlineExceeded", err)
+	}
+}
+
+// startCluster starts a one-node Redis Cluster holding every slot, stopped
+// when the test ends, and returns its address. Skipped like redistest when
+// redis-server is missing.
+func startCluster(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("redis-server not installed (CI must install it): %v", err)
+		}
+		t.Skip("redis-server not installed; install it to run this test")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	dir := t.TempDir()
+	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", dir, "--loglevel", "warning",
+		"--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(dir, "nodes.conf"))
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting redis-server: %v", err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Ping(bg).Err() != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("cluster node did not answer PING within 10s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := c.Do(bg, "CLUSTER", "ADDSLOTSRANGE", 0, 16383).Err(); err != nil {
+		t.Fatalf("CLUSTER ADDSLOTSRANGE: %v", err)
+	}
+	for {
+		info, err := c.ClusterInfo(bg).Result()
+		if err == nil && strings.Contains(info, "cluster_state:ok") {
+			return addr
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cluster not ok within 10s: %v %s", err, info)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// fakeClock drives a miniredis's clock: TIME, hence every lease and
+// deadline of the store, and the keys' TTLs.
+type fakeClock struct {
+	m   *miniredis.Miniredis
+	now time.Time
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.now = c.now.Add(d)
+	c.m.SetTime(c.now)
+}
+
+func newFake(t *testing.T, opts Options) (*Store, *fakeClock) {
+	t.Helper()
+	m := miniredis.RunT(t)
+	c := &fakeClock{m: m, now: time.Date(2001, 2, 3, 4, 5, 6, 789000, time.UTC)}
+	m.SetTime(c.now)
+	m.ClockTTL(true)
+	if opts.Prefix == "" {
+		opts.Prefix = "fake"
+	}
+	return New(newClient(t, &redis.Options{Addr: m.Addr()}), opts), c
+}
+
+func mustOpen(t *testing.T, s *Store, route, id string, req store.OpenRequest) store.OpenResult {
+	t.Helper()
+	res, err := s.Open(bg, route, id, req)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", id, err)
+	}
+	return res
+}
+
+func mustPull(t *testing.T, s *Store, route, id, receiver string) []string {
+	t.Helper()
+	res, err := s.Pull(bg, route, id, store.PullRequest{Receiver: receiver, Lease: time.Hour, Idle: time.Hour})
+	if err != nil {
+		t.Fatalf("Pull(%s): %v", id, err)
+	}
+	return res.Messages
+}
+
+func mustReap(t *testing.T, s *Store, route string, max int) []store.Session {
+	t.Helper()
+	got, err := s.Reap(bg, route, max)
+	if err != nil {
+		t.Fatalf("Reap: %v", err)
+	}
+	return got
+}
+
+// TestServerClock: leases, deadlines and Created follow the Redis server's
+// clock, not this process's.
+func TestServerClock(t *testing.T) {
+	s, c := newFake(t, Options{})
+	res := mustOpen(t, s, "r", "a", store.OpenRequest{Create: true, Idle: time.Second, Receiver: "r1", Lease: time.Second})
+	if !res.Session.Created.Equal(c.now.Truncate(time.Microsecond)) {
+		t.Fatalf("Created = %v, want the server's time %v", res.Session.Created, c.now)
+	}
+	_, err := s.Open(bg, "r", "a", store.OpenRequest{Receiver: "r2", Lease: time.Second})
+	if !errors.Is(err, store.ErrReceiverBusy) {
+		t.Fatalf("Open(r2) during r1's lease: %v, want ErrReceiverBusy", err)
+	}
+	c.advance(time.Second)
+	mustOpen(t, s, "r", "a", store.OpenRequest{Receiver: "r2", Lease: time.Second})
+	if got := mustReap(t, s, "r", 10); len(got) != 0 {
+		t.Fatalf("Reap during r2's lease = %d sessions", len(got))
+	}
+	c.advance(2 * time.Second)
+	if got := mustReap(t, s, "r", 10); len(got) != 1 || got[0].Receiver != "" {
+		t.Fatalf("Reap after lease+idle = %+v, want the session without receiver", got)
+	}
+}
+
+func TestBroadcastLogTrimming(t *testing.T) {
+	attached := store.OpenRequest{Create: true, Idle: time.Hour, Receiver: "r", Lease: time.Hour}
+	tests := []struct {
+		name    string
+		opts    Options
+		publish func(s *Store, c *fakeClock)
+		want    []string
+		logLen  int
+	}{
+		{
+			name: "retention drops old messages",
+			opts: Options{BroadcastRetention: time.Second},
+			publish: func(s *Store, c *fakeClock) {
+				_ = s.Publish(bg, "r", "old")
+				c.advance(1500 * time.Millisecond)
+				_ = s.Publish(bg, "r", "new1")
+				c.advance(500 * time.Millisecond)
+				_ = s.Publish(bg, "r", "new2")
+			},
+			want:   []string{"new1", "new2"},
+			logLen: 2,
+		},
+		{
+			name: "count bound drops the oldest",
+			opts: Options{MaxBroadcastLog: 3},
+			publish: func(s *Store, c *fakeClock) {
+				for i := range 5 {
+					_ = s.Publish(bg, "r", fmt.Sprint("m", i))
+				}
+			},
+			want:   []string{"m2", "m3", "m4"},
+			logLen: 3,
+		},
+		{
+			name: "unicast kept when broadcasts are trimmed",
+			opts: Options{MaxBroadcastLog: 1},
+			publish: func(s *Store, c *fakeClock) {
+				_ = s.Publish(bg, "r", "b0")
+				_, _ = s.Push(bg, "r", "a", []string{"u"})
+				_ = s.Publish(bg, "r", "b1")
+			},
+			want:   []string{"u", "b1"},
+			logLen: 1,
+		},
+		{
+			name: "messages with colons and odd bytes",
+			publish: func(s *Store, c *fakeClock) {
+				_ = s.Publish(bg, "r", "1:2:3")
+				_, _ = s.Push(bg, "r", "a", []string{":", "", "\x00\xff"})
+				_ = s.Publish(bg, "r", "")
+			},
+			want:   []string{"1:2:3", ":", "", "\x00\xff", ""},
+			logLen: 2,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, c := newFake(t, tc.opts)
+			mustOpen(t, s, "r", "a", attached)
+			tc.publish(s, c)
+			if got := mustPull(t, s, "r", "a", "r"); !slices.Equal(got, tc.want) {
+				t.Fatalf("Pull = %q, want %q", got, tc.want)
+			}
+			if n := c.m.Exists(s.base("r") + "log"); !n && tc.logLen > 0 {
+				t.Fatal("no log key")
+			}
+			if n, _ := c.m.ZMembers(s.base("r") + "log"); len(n) != tc.logLen {
+				t.Fatalf("log holds %d entries, want %d", len(n), tc.logLen)
+			}
+		})
+	}
+}
+
+func TestPublishWithoutOpenSessionsWritesNothing(t *testing.T) {
+	s, c := newFake(t, Options{})
+	if err := s.Publish(bg, "nobody", "m"); err != nil {
+		t.Fatalf("Publish on an unknown route: %v", err)
+	}
+	if keys := c.m.Keys(); len(keys) != 0 {
+		t.Fatalf("Publish on an unknown route wrote %q", keys)
+	}
+	mustOpen(t, s, "r", "a", store.OpenRequest{Create: true, Idle: time.Hour})
+	if _, _, err := s.CloseSession(bg, "r", "a", 3000, "bye", time.Hour); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := s.Publish(bg, "r", "m"); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	if c.m.Exists(s.base("r") + "log") {
+		t.Fatal("log written with no open session")
+	}
+}
+
+func TestMaxQueue(t *testing.T) {
+	tests := []struct {
+		name    string
+		pushes  [][]string
+		wantErr []bool
+		want    []string
+	}{
+		{"fills to the limit", [][]string{{"a", "b"}, {"c"}}, []bool{false, false}, []string{"a", "b", "c"}},
+		{"one past the limit", [][]string{{"a", "b", "c"}, {"d"}}, []bool{false, true}, []string{"a", "b", "c"}},
+		{"batch past the limit stores nothing", [][]string{{"a"}, {"b", "c", "d"}, {"e"}}, []bool{false, true, false}, []string{"a", "e"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _ := newFake(t, Options{MaxQueue: 3})
+			mustOpen(t, s, "r", "a", store.OpenRequest{Create: true, Idle: time.Hour, Receiver: "r", Lease: time.Hour})
+			for i, msgs := range tc.pushes {
+				_, err := s.Push(bg, "r", "a", msgs)
+				if got := errors.Is(err, store.ErrQueueFull); got != tc.wantErr[i] || (err != nil && !got) {
+					t.Fatalf("Push %d (%q): error %v, want ErrQueueFull %v", i, msgs, err, tc.wantErr[i])
+				}
+			}
+			if got := mustPull(t, s, "r", "a", "r"); !slices.Equal(got, tc.want) {
+				t.Fatalf("Pull = %q, want %q", got, tc.want)
+			}
+			if _, err := s.Push(bg, "r", "a", []string{"x", "y", "z"}); err != nil {
+				t.Fatalf("Push after draining: %v", err)
+			}
+		})
+	}
+}
+
+// TestLargePush: a batch beyond Lua's stack limits (unpack, about 8000
+// values) is stored in order.
+func TestLargePush(t *testing.T) {
+	srv := redistest.Start(t)
+	s := New(newClient(t, &redis.Options{Addr: srv.Addr}), Options{Prefix: uniquePrefix("large")})
+	mustOpen(t, s, "r", "a", store.OpenRequest{Create: true, Idle: time.Hour, Receiver: "r", Lease: time.Hour})
+	msgs := make([]string, 9999)
+	for i := range msgs {
+		msgs[i] = fmt.Sprint(i)
+	}
+	if _, err := s.Push(bg, "r", "a", msgs); err != nil {
+		t.Fatalf("Push(%d): %v", len(msgs), err)
+	}
+	if got := mustPull(t, s, "r", "a", "r"); !slices.Equal(got, msgs) {
+		t.Fatalf("Pull returned %d messages, want the %d pushed in order", len(got), len(msgs))
+	}
+}
+
+func TestReapMaxMustBePositive(t *testing.T) {
+	s, _ := newFake(t, Options{})
+	if _, err := s.Reap(bg, "r", 0); err == nil {
+		t.Fatal("Reap(max 0): no error")
+	}
+}
+
+// TestExpiryIndexIsLazy: moving a deadline later writes nothing to the
+// index; Reap re-scores the entry when it comes due; moving it earlier
+// re-scores it at once.
+func TestExpiryIndexIsLazy(t *testing.T) {
+	s, c := newFake(t, Options{})
+	t0 := c.now.UnixMilli()
+	exp := s.base("r") + "exp"
+	score := func() int64 {
+		t.Helper()
+		f, err := c.m.ZScore(exp, "a")
+		if err != nil {
+			t.Fatalf("ZSCORE: %v", err)
+		}
+		return int64(f)
+	}
+	mustOpen(t, s, "r", "a", store.OpenRequest{Create: true, Idle: time.Second, Receiver: "r", Lease: 10 * time.Second})
+	if got := score(); got != t0+1000 {
+		t.Fatalf("score after creation = %d, want creation deadline %d", got-t0, 1000)
+	}
+	c.advance(2 * time.Second)
+	if got := mustReap(t, s, "r", 10); len(got) != 0 {
+		t.Fatalf("Reap during the lease = %d sessions", len(got))
+	}
+	if got := score(); got != t0+11000 {
+		t.Fatalf("score after Reap = +%d, want lease+idle +11000", got-t0)
+	}
+	if err := s.Release(bg, "r", "a", "r", time.Second); err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	if got := score(); got != t0+3000 {
+		t.Fatalf("score after Release = +%d, want +3000", got-t0)
+	}
+	c.advance(500 * time.Millisecond)
+	if got := mustReap(t, s, "r", 10); len(got) != 0 {
+		t.Fatalf("Reap before the idle = %d sessions", len(got))
+	}
+	c.advance(500 * time.Millisecond)
+	if got := mustReap(t, s, "r", 10); len(got) != 1 {
+		t.Fatalf("Reap after the idle = %d sessions, want 1", len(got))
+	}
+	if keys := c.m.Keys(); len(keys) != 0 {
+		t.Fatalf("keys left after reaping the last session: %q", keys)
+	}
+}
+
+// TestDeadlineMovesEarlier covers a deadline moved before the index entry's
+// (Close with a short idle after a long lease).
+func TestDeadlineMovesEarlier(t *testing.T) {
+	s, c := newFake(t, Options{})
+	mustOpen(t, s, "r", "a", store.OpenRequest{Create: true, Idle: time.Hour, Receiver: "r", Lease: time.Hour})
+	c.advance(90 * time.Minute)
+	if got := mustReap(t, s, "r", 10); len(got) != 0 {
+		t.Fatalf("Reap during the lease = %d sessions", len(got))
+	}
+	if _, _, err := s.CloseSession(bg, "r", "a", 3000, "bye", time.Second); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	c.advance(500 * time.Millisecond)
+	if got := mustReap(t, s, "r", 10); len(got) != 0 {
+		t.Fatalf("Reap before the close idle = %d sessions", len(got))
+	}
+	c.advance(time.Second)
+	got := mustReap(t, s, "r", 10)
+	if len(got) != 1 || got[0].State != store.StateClosed {
+		t.Fatalf("Reap after the close idle = %+v; want the closed session", got)
+	}
+	c.advance(3 * time.Hour)
+	if got := mustReap(t, s, "r", 10); len(got) != 0 {
+		t.Fatalf("reaped again: %+v", got)
+	}
+}
+
+// TestKeyTTLBackstop: with no Reap at all (every node gone), the keys still
+// expire; a session whose keys expired is dropped from the index by the
+// next Reap, not returned.
+func TestKeyTTLBackstop(t *testing.T) {
+	s, c := newFake(t, Options{KeyTTL: 10 * time.Second})
+	mustOpen(t, s, "r", "short", store.OpenRequest{Create: true, Idle: time.Second})
+	if err := s.SetValue(bg, "r", "short", "k", "v"); err != nil {
+		t.Fatalf("SetValue: %v", err)
+	}
+	if _, err := s.Push(bg, "r", "short", []string{"m"}); err != nil {
+		t.Fatalf("Push: %v", err)
+	}
+	mustOpen(t, s, "r", "long", store.OpenRequest{Create: true, Idle: time.Hour})
+	if err := s.Publish(bg, "r", "b"); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	for _, k := range c.m.Keys() {
+		if ttl := c.m.TTL(k); ttl <= 0 {
+			t.Fatalf("key %q has TTL %v", k, ttl)
+		}
+	}
+	c.advance(9 * time.Second) // short's deadline + 8s: its keys live on
+	if !c.m.Exists(s.base("r") + "s:short") {
+		t.Fatal("short's record expired before its deadline + KeyTTL")
+	}
+	c.advance(20 * time.Second) // short's deadline + 28s: past its keys' TTL
+	for _, k := range []string{"s:short", "q:short", "v:short"} {
+		if c.m.Exists(s.base("r") + k) {
+			t.Fatalf("%s still there after its deadline + 2*KeyTTL", k)
+		}
+	}
+	if got := mustReap(t, s, "r", 10); len(got) != 0 {
+		t.Fatalf("Reap = %+v, want nothing (short's record is gone, long is not due)", got)
+	}
+	if ids, _ := s.IDs(bg, "r"); !slices.Equal(ids, []string{"long"}) {
+		t.Fatalf("IDs = %q, want only long", ids)
+	}
+	if c.m.Exists(s.base("r")+"seq") == false || c.m.Exists(s.base("r")+"exp") == false {
+		t.Fatal("route keys expired while a session lives")
+	}
+	c.advance(2 * time.Hour)
+	if keys := c.m.Keys(); len(keys) != 0 {
+		t.Fatalf("keys left after every deadline + 2*KeyTTL: %q", keys)
+	}
+}
+
+// Benchmarks run against a real redis-server on loopback: they measure a
+// round trip and the script's work, not the network.
+
+func benchStore(b *testing.B) *Store {
+	srv := redistest.Start(b)
+	return New(newClient(b, &redis.Options{Addr: srv.Addr}), Options{Prefix: uniquePrefix("bench")})
+}
+
+// BenchmarkPoll is one xhr poll: Open (attach, pull, release if data) then
+// Release, with and without a message waiting.
+func BenchmarkPoll(b *testing.B) {
+	poll := store.OpenRequest{Receiver: "r", Lease: 30 * time.Second, Idle: 5 * time.Second, Pull: true, ReleaseIfData: true}
+	for _, withData := range []bool{false, true} {
+		b.Run(fmt.Sprintf("data=%v", withData), func(b *testing.B) {
+			s := benchStore(b)
+			if _, err := s.Open(bg, "r", "a", store.OpenRequest{Create: true, Idle: 5 * time.Second}); err != nil {
+				b.Fatal(err)
+			}
+			msgs := []string{"hello"}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				if withData {
+					if _, err := s.Push(bg, "r", "a", msgs); err != nil {
+						b.Fatal(err)
+					}
+				}
+				res, err := s.Open(bg, "r", "a", poll)
+				if err != nil || !res.Attached {
+					b.Fatal(res, err)
+				}
+				if err := s.Release(bg, "r", "a", "r", 5*time.Second); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkPush(b *testing.B) {
+	s := benchStore(b)
+	if _, err := s.Open(bg, "r", "a", store.OpenRequest{Create: true, Idle: time.Hour, Receiver: "r", Lease: time.Hour}); err != nil {
+		b.Fatal(err)
+	}
+	msgs := []string{"hello"}
+	drain := store.PullRequest{Receiver: "r", Lease: time.Hour, Idle: time.Hour}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := s.Push(bg, "r", "a", msgs); err != nil {
+			b.Fatal(err)
+		}
+		if i%1000 == 999 {
+			if _, err := s.Pull(bg, "r", "a", drain); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+func BenchmarkPublish1000Sessions(b *testing.B) {
+	s := benchStore(b)
+	for i := range 1000 {
+		if _, err := s.Open(bg, "r", fmt.Sprint(i), store.OpenRequest{Create: true, Idle: time.Hour}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if err := s.Publish(bg, "r", "news"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkReapNoneDue10000Sessions(b *testing.B) {
+	s := benchStore(b)
+	for i := range 10000 {
+		if _, err := s.Open(bg, "r", fmt.Sprint(i), store.OpenRequest{Create: true, Idle: time.Hour}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := s.Reap(bg, "r", 100); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestSameAsMemory runs one random sequence of calls (no expiry) against
+// the memory store and this one and compares every answer.
+func TestSameAsMemory(t *testing.T) {
+	m := miniredis.RunT(t)
+	rs := New(newClient(t, &redis.Options{Addr: m.Addr()}), Options{Prefix: "diff", MaxQueue: 5, MaxBroadcastLog: 4})
+	ms := memory.New(memory.Options{MaxQueue: 5, MaxBroadcastLog: 4})
+	rng := rand.New(rand.NewPCG(1, 2))
+	routes := []string{"r1", "r2"}
+	ids := []string{"a", "b", "c", "d"}
+	receivers := []string{"", "x", "y"}
+	long := time.Hour
+	pick := func(a []string) string { return a[rng.IntN(len(a))] }
+	coin := func() bool { return rng.IntN(2) == 0 }
+	norm := func(sess store.Session) store.Session {
+		sess.Created = time.Time{}
+		if len(sess.Meta) == 0 {
+			sess.Meta = nil
+		}
+		return sess
+	}
+	sameErr := func(a, b error) bool {
+		for _, e := range []error{store.ErrNotFound, store.ErrReceiverBusy, store.ErrNotReceiver, store.ErrClosed, store.ErrQueueFull} {
+			if errors.Is(a, e) != errors.Is(b, e) {
+				return false
+			}
+		}
+		return (a == nil) == (b == nil)
+	}
+	for step := range 3000 {
+		route, id, rc := pick(routes), pick(ids), pick(receivers)
+		var what string
+		var got, want any
+		var gotErr, wantErr error
+		switch op := rng.IntN(9); op {
+		case 0, 1:
+			req := store.OpenRequest{Create: coin(), Idle: long, Receiver: rc, Pull: coin(), ReleaseIfData: coin(), Meta: []byte(pick(ids))}
+			if rc != "" {
+				req.Lease = long
+			}
+			if rng.IntN(4) == 0 {
+				req.Node = "n"
+			}
+			what = fmt.Sprintf("Open(%s/%s, %+v)", route, id, req)
+			a, errA := rs.Open(bg, route, id, req)
+			b, errB := ms.Open(bg, route, id, req)
+			a.Session, b.Session = norm(a.Session), norm(b.Session)
+			if len(a.Messages) == 0 && len(b.Messages) == 0 {
+				a.Messages, b.Messages = nil, nil
+			}
+			got, want, gotErr, wantErr = fmt.Sprintf("%+v", a), fmt.Sprintf("%+v", b), errA, errB
+		case 2:
+			req := store.PullRequest{Receiver: rc, Lease: long, Idle: long, Release: rng.IntN(4) == 0, ReleaseIfData: coin(), Max: rng.IntN(4)}
+			what = fmt.Sprintf("Pull(%s/%s, %+v)", route, id, req)
+			a, errA := rs.Pull(bg, route, id, req)
+			b, errB := ms.Pull(bg, route, id, req)
+			if len(a.Messages) == 0 && len(b.Messages) == 0 {
+				a.Messages, b.Messages = nil, nil
+			}
+			got, want, gotErr, wantErr = fmt.Sprintf("%+v", a), fmt.Sprintf("%+v", b), errA, errB
+		case 3:
+			msgs := make([]string, rng.IntN(3))
+			for i := range msgs {
+				msgs[i] = fmt.Sprintf("u%d.%d", step, i)
+			}
+			what = fmt.Sprintf("Push(%s/%s, %q)", route, id, msgs)
+			a, errA := rs.Push(bg, route, id, msgs)
+			b, errB := ms.Push(bg, route, id, msgs)
+			got, want, gotErr, wantErr = a, b, errA, errB
+		case 4:
+			what = fmt.Sprintf("Publish(%s)", route)
+			gotErr, wantErr = rs.Publish(bg, route, fmt.Sprint("b", step)), ms.Publish(bg, route, fmt.Sprint("b", step))
+		case 5:
+			what = fmt.Sprintf("Release(%s/%s, %s)", route, id, rc)
+			gotErr, wantErr = rs.Release(bg, route, id, rc, long), ms.Release(bg, route, id, rc, long)
+		case 6:
+			if rng.IntN(4) != 0 {
+				continue
+			}
+			what = fmt.Sprintf("CloseSession(%s/%s)", route, id)
+			a, ca, errA := rs.CloseSession(bg, route, id, 3000+step, "bye", long)
+			b, cb, errB := ms.CloseSession(bg, route, id, 3000+step, "bye", long)
+			got, want, gotErr, wantErr = fmt.Sprintf("%+v %v", norm(a), ca), fmt.Sprintf("%+v %v", norm(b), cb), errA, errB
+		case 7:
+			k, v := pick(ids), pick(receivers)
+			what = fmt.Sprintf("SetValue(%s/%s, %s=%s)", route, id, k, v)
+			gotErr, wantErr = rs.SetValue(bg, route, id, k, v), ms.SetValue(bg, route, id, k, v)
+		case 8:
+			what = fmt.Sprintf("Get(%s/%s) / Count / IDs", route, id)
+			a, errA := rs.Get(bg, route, id)
+			b, errB := ms.Get(bg, route, id)
+			ca, _ := rs.Count(bg, route)
+			cb, _ := ms.Count(bg, route)
+			ia, _ := rs.IDs(bg, route)
+			ib, _ := ms.IDs(bg, route)
+			slices.Sort(ia)
+			slices.Sort(ib)
+			got, want, gotErr, wantErr = fmt.Sprintf("%+v %d %q", norm(a), ca, ia), fmt.Sprintf("%+v %d %q", norm(b), cb, ib), errA, errB
+		}
+		if !sameErr(gotErr, wantErr) || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("step %d: %s\nredis:  %v, %v\nmemory: %v, %v", step, what, got, gotErr, want, wantErr)
+		}
+	}
+}

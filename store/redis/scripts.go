@@ -1,0 +1,407 @@
+package redisstore
+
+import "github.com/redis/go-redis/v9"
+
+// The Lua scripts. Each Store method runs one of them (or one plain
+// command), so each call is one round trip and one atomic step on the
+// server. Every script is the common prelude, for session scripts the
+// session library, then its body.
+//
+// KEYS are always, in this order, the route's keys seq, log, open, exp
+// and, for session scripts, the session's keys rec, q, v (see keys in
+// redis.go). ARGV[1] is the key TTL backstop in milliseconds; for session
+// scripts ARGV[2] is the session id. Times are milliseconds of the Redis
+// server's clock (TIME), durations are milliseconds.
+//
+// Numbers are written back with I (%.0f): Lua 5.1's tostring keeps 14
+// significant digits only, fewer than a millisecond timestamp needs over a
+// microsecond one.
+
+// preludeLua is shared by every script: keys, clock, TTL helpers.
+const preludeLua = `
+local KSEQ, KLOG, KOPEN, KEXP = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local KR, KQ, KV = KEYS[5], KEYS[6], KEYS[7]
+local keyTTL = tonumber(ARGV[1])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+
+local function I(n) return string.format('%.0f', n) end
+
+-- parse splits "<seq>:<rest>" (queue and log entries).
+local function parse(e)
+  local i = string.find(e, ':', 1, true)
+  return tonumber(string.sub(e, 1, i - 1)), string.sub(e, i + 1)
+end
+
+-- ensure keeps key k (when it exists) alive until at least E. When the TTL
+-- has to move it moves to E + keyTTL, so that the renewals of the next
+-- keyTTL cost no write.
+local function ensure(k, E)
+  local p = redis.call('PTTL', k)
+  if p == -1 or (p >= 0 and now + p < E) then
+    redis.call('PEXPIREAT', k, I(E + keyTTL))
+  end
+end
+
+-- ensureRoute keeps the route's keys alive until at least E and at least as
+-- long as its expiry index (the longest lived: a key created now, such as
+-- the sequence on the first Push, inherits the route's horizon).
+local function ensureRoute(E)
+  local pe = redis.call('PTTL', KEXP)
+  if pe >= 0 and now + pe > E then E = now + pe end
+  ensure(KSEQ, E); ensure(KLOG, E); ensure(KOPEN, E); ensure(KEXP, E)
+end
+`
+
+// sessionLua is the library of the session scripts: the record r (its
+// fields as strings) and the operations of the memory store on it.
+//
+// Record fields: st state (1 open, 2 closed), cc/cr close code and reason,
+// rc receiver, lu lease end, id idle, ex expiry deadline, nd node, cu cursor
+// (last sequence number delivered or skipped), cs route sequence at close,
+// mt meta, ct created (microseconds). The expiry index holds each session
+// once, scored by a lower bound of ex: moving ex later writes nothing there
+// (Reap re-scores it when it comes due), moving it earlier re-scores it.
+const sessionLua = `
+local id = ARGV[2]
+local F = {'st', 'cc', 'cr', 'rc', 'lu', 'id', 'ex', 'nd', 'cu', 'cs'}
+local r
+local dirty = {}
+
+local function load()
+  local v = redis.call('HMGET', KR, unpack(F))
+  if not v[1] then return false end
+  r = {}
+  for i, f in ipairs(F) do r[f] = v[i] or '' end
+  return true
+end
+
+local function put(f, v)
+  r[f] = v
+  dirty[#dirty + 1] = f
+end
+
+-- finish writes the changed fields and refreshes the TTLs: the session's
+-- keys live until ex + keyTTL at least, the route's keys as long as any
+-- session's. Without a change (and without force) it writes nothing.
+local function finish(force)
+  if #dirty > 0 then
+    local args, seen = {}, {}
+    for _, f in ipairs(dirty) do
+      if not seen[f] then
+        seen[f] = true
+        args[#args + 1] = f
+        args[#args + 1] = r[f]
+      end
+    end
+    redis.call('HSET', KR, unpack(args))
+  elseif not force then
+    return
+  end
+  local E = tonumber(r.ex) + keyTTL
+  ensure(KR, E); ensure(KQ, E); ensure(KV, E)
+  ensureRoute(E)
+end
+
+local function leased()
+  return r.rc ~= '' and now < tonumber(r.lu)
+end
+
+local function setDeadline(at)
+  local old = tonumber(r.ex)
+  if at == old then return end
+  put('ex', I(at))
+  if at < old then
+    local sc = redis.call('ZSCORE', KEXP, id)
+    if not sc or at < tonumber(sc) then redis.call('ZADD', KEXP, I(at), id) end
+  end
+end
+
+-- release drops the lease; an open session then expires after idle (0: its
+-- own) from now. A closed one keeps the deadline the close set.
+local function release(idle)
+  put('rc', ''); put('lu', '0')
+  if r.st ~= '1' then return end
+  if idle > 0 then put('id', I(idle)) end
+  setDeadline(now + tonumber(r.id))
+end
+
+-- take removes and returns up to max (0: all) pending messages in sequence
+-- order: the queue merged with the log entries past the cursor and, for a
+-- closed session, not past the close. Node-bound sessions have neither.
+local function take(max)
+  if r.nd ~= '' then return {} end
+  local limit
+  if r.st == '2' then
+    limit = tonumber(r.cs)
+  else
+    limit = tonumber(redis.call('GET', KSEQ) or '0')
+  end
+  local cursor = tonumber(r.cu)
+  local q, lg = {}, {}
+  if max > 0 then
+    q = redis.call('LRANGE', KQ, 0, max - 1)
+  else
+    q = redis.call('LRANGE', KQ, 0, -1)
+  end
+  if cursor < limit then
+    if max > 0 then
+      lg = redis.call('ZRANGEBYSCORE', KLOG, '(' .. I(cursor), I(limit), 'LIMIT', 0, max)
+    else
+      lg = redis.call('ZRANGEBYSCORE', KLOG, '(' .. I(cursor), I(limit))
+    end
+  end
+  local out, qi, li = {}, 1, 1
+  local qs, qm, ls, lm
+  local function nextQ()
+    qs = nil
+    if q[qi] then qs, qm = parse(q[qi]) end
+  end
+  local function nextL()
+    ls = nil
+    if lg[li] then
+      local rest
+      ls, rest = parse(lg[li])
+      lm = string.sub(rest, string.find(rest, ':', 1, true) + 1)
+    end
+  end
+  nextQ(); nextL()
+  while max <= 0 or #out < max do
+    if qs and (not ls or qs < ls) then
+      out[#out + 1] = qm; cursor = qs; qi = qi + 1; nextQ()
+    elseif ls then
+      out[#out + 1] = lm; cursor = ls; li = li + 1; nextL()
+    else
+      -- Nothing left: everything up to limit has been seen.
+      if cursor < limit then cursor = limit end
+      break
+    end
+  end
+  if qi > 1 then redis.call('LTRIM', KQ, qi - 1, -1) end
+  if cursor ~= tonumber(r.cu) then put('cu', I(cursor)) end
+  return out
+end
+
+-- snapshot is the session as the Go side reads it:
+-- {state, code, reason, live receiver, node, meta, created, values...}.
+local function snapshot()
+  local x = redis.call('HMGET', KR, 'mt', 'ct')
+  local rc = ''
+  if leased() then rc = r.rc end
+  return {r.st, r.cc, r.cr, rc, r.nd, x[1] or '', x[2] or '0', redis.call('HGETALL', KV)}
+end
+`
+
+// openLua: ARGV 3 create, 4 meta, 5 node, 6 idle, 7 receiver, 8 lease,
+// 9 pull, 10 releaseIfData.
+// Reply: {'nf'} | {'busy', snapshot} | {'ok', created, attached, snapshot, messages}.
+const openLua = `
+local created = false
+if not load() then
+  if ARGV[3] ~= '1' then return {'nf'} end
+  r = {st = '1', cc = '0', cr = '', rc = '', lu = '0', id = ARGV[6],
+       ex = I(now + tonumber(ARGV[6])), nd = ARGV[5],
+       cu = redis.call('GET', KSEQ) or '0', cs = '0'}
+  redis.call('HSET', KR, 'st', r.st, 'cc', r.cc, 'cr', r.cr, 'rc', r.rc, 'lu', r.lu,
+    'id', r.id, 'ex', r.ex, 'nd', r.nd, 'cu', r.cu, 'cs', r.cs,
+    'mt', ARGV[4], 'ct', t[1] .. string.format('%06d', tonumber(t[2])))
+  redis.call('SADD', KOPEN, id)
+  redis.call('ZADD', KEXP, r.ex, id)
+  created = true
+end
+local idle, receiver, lease = tonumber(ARGV[6]), ARGV[7], tonumber(ARGV[8])
+local attached, msgs = 0, {}
+if receiver ~= '' and r.st == '1' then
+  if leased() and r.rc ~= receiver then
+    return {'busy', snapshot()}
+  end
+  if idle > 0 then put('id', I(idle)) end
+  put('rc', receiver); put('lu', I(now + lease))
+  setDeadline(now + lease + tonumber(r.id))
+  attached = 1
+  if ARGV[9] == '1' then
+    msgs = take(0)
+    if ARGV[10] == '1' and #msgs > 0 then release(0) end
+  end
+elseif receiver ~= '' and ARGV[9] == '1' and r.st == '2' then
+  -- What was sent before the close is still the client's.
+  msgs = take(0)
+end
+finish(created)
+local c = 0
+if created then c = 1 end
+return {'ok', c, attached, snapshot(), msgs}
+`
+
+// pullLua: ARGV 3 receiver, 4 lease, 5 idle, 6 release, 7 releaseIfData, 8 max.
+// Reply: {'nf'} | {'nr'} | {'ok', messages, state, code, reason, released}.
+const pullLua = `
+if not load() then return {'nf'} end
+local receiver = ARGV[3]
+if receiver == '' or r.rc ~= receiver or not leased() then return {'nr'} end
+local lease, idle = tonumber(ARGV[4]), tonumber(ARGV[5])
+if idle > 0 then put('id', I(idle)) end
+if lease > 0 then put('lu', I(now + lease)) end
+if r.st == '1' then setDeadline(tonumber(r.lu) + tonumber(r.id)) end
+local msgs = take(tonumber(ARGV[8]))
+local released = 0
+if ARGV[6] == '1' or (ARGV[7] == '1' and #msgs > 0) then
+  release(0)
+  released = 1
+end
+finish(false)
+return {'ok', msgs, r.st, r.cc, r.cr, released}
+`
+
+// releaseLua: ARGV 3 receiver, 4 idle. Reply: 0.
+const releaseLua = `
+if not load() then return 0 end
+local receiver = ARGV[3]
+if receiver ~= '' and r.rc == receiver and leased() then
+  release(tonumber(ARGV[4]))
+  finish(false)
+end
+return 0
+`
+
+// pushLua: ARGV 3 max queue, 4... messages.
+// Reply: {'nf'} | {'closed'} | {'full', unread} | {'ok', receiver, node}.
+const pushLua = `
+if not load() then return {'nf'} end
+if r.st ~= '1' then return {'closed'} end
+local receiver = ''
+if leased() then receiver = r.rc end
+if r.nd ~= '' then return {'ok', receiver, r.nd} end
+local n = #ARGV - 3
+if n > 0 then
+  local have = redis.call('LLEN', KQ)
+  if have + n > tonumber(ARGV[3]) then return {'full', have} end
+  local first = redis.call('INCRBY', KSEQ, n) - n
+  local batch = {}
+  for i = 1, n do
+    batch[#batch + 1] = I(first + i) .. ':' .. ARGV[3 + i]
+    if #batch == 1000 then
+      redis.call('RPUSH', KQ, unpack(batch))
+      batch = {}
+    end
+  end
+  if #batch > 0 then redis.call('RPUSH', KQ, unpack(batch)) end
+  finish(true)
+end
+return {'ok', receiver, ''}
+`
+
+// closeLua: ARGV 3 code, 4 reason, 5 idle.
+// Reply: {'nf'} | {'ok', closed, snapshot}.
+const closeLua = `
+if not load() then return {'nf'} end
+if r.st ~= '1' then return {'ok', 0, snapshot()} end
+local idle = tonumber(ARGV[5])
+if idle <= 0 then idle = tonumber(r.id) end
+put('st', '2'); put('cc', ARGV[3]); put('cr', ARGV[4])
+put('cs', redis.call('GET', KSEQ) or '0')
+redis.call('SREM', KOPEN, id)
+setDeadline(now + idle)
+finish(true)
+return {'ok', 1, snapshot()}
+`
+
+// getLua: Reply: {'nf'} | {'ok', snapshot}.
+const getLua = `
+if not load() then return {'nf'} end
+return {'ok', snapshot()}
+`
+
+// setValueLua: ARGV 3 key, 4 value ("" deletes). Reply: 'nf' | 'ok'.
+const setValueLua = `
+local ex = redis.call('HGET', KR, 'ex')
+if not ex then return 'nf' end
+if ARGV[4] == '' then
+  redis.call('HDEL', KV, ARGV[3])
+else
+  redis.call('HSET', KV, ARGV[3], ARGV[4])
+  ensure(KV, tonumber(ex) + keyTTL)
+end
+return 'ok'
+`
+
+// publishLua: ARGV 2 message, 3 retention, 4 max log length. Reply: 0.
+// A route without open sessions logs nothing (and writes nothing): no
+// session could ever receive the message.
+const publishLua = `
+if redis.call('SCARD', KOPEN) == 0 then return 0 end
+local seq = redis.call('INCR', KSEQ)
+redis.call('ZADD', KLOG, I(seq), I(seq) .. ':' .. I(now) .. ':' .. ARGV[2])
+local over = redis.call('ZCARD', KLOG) - tonumber(ARGV[4])
+if over > 0 then redis.call('ZREMRANGEBYRANK', KLOG, 0, over - 1) end
+local cutoff = now - tonumber(ARGV[3])
+while true do
+  local head = redis.call('ZRANGE', KLOG, 0, 0)
+  if #head == 0 then break end
+  local _, rest = parse(head[1])
+  if tonumber(string.sub(rest, 1, string.find(rest, ':', 1, true) - 1)) > cutoff then break end
+  redis.call('ZREMRANGEBYRANK', KLOG, 0, 0)
+end
+ensureRoute(now)
+return 0
+`
+
+// reapLua: ARGV 2 the route's key base ("<prefix>:{<tag>}:"), 3 max.
+// Reply: {{id, snapshot fields...}, ...}.
+//
+// It takes due entries from the expiry index, re-checks each record's own
+// deadline (an entry scored before a renewal is re-scored, not reaped; at
+// most 1000 such per call),
+// deletes the due sessions' keys and returns their snapshots. The session
+// keys are built here, not passed in KEYS: they share the route's hash tag,
+// hence its slot, which Redis Cluster allows. When the route's last session
+// is gone the route's keys go too.
+const reapLua = `
+local base, max = ARGV[2], tonumber(ARGV[3])
+local out = {}
+-- Entries examined per call, re-scored ones included: bounds the time the
+-- script holds the server when many renewed sessions come due together.
+local budget = max + 1000
+while #out < max and budget > 0 do
+  local due = redis.call('ZRANGEBYSCORE', KEXP, '-inf', I(now), 'LIMIT', 0, math.min(max - #out, budget))
+  if #due == 0 then break end
+  budget = budget - #due
+  for _, sid in ipairs(due) do
+    local kr, kq, kv = base .. 's:' .. sid, base .. 'q:' .. sid, base .. 'v:' .. sid
+    local v = redis.call('HMGET', kr, 'ex', 'st', 'cc', 'cr', 'rc', 'lu', 'nd', 'mt', 'ct')
+    if not v[1] then
+      -- The record is gone (only its TTL backstop removes one): drop the rest.
+      redis.call('ZREM', KEXP, sid)
+      redis.call('SREM', KOPEN, sid)
+      redis.call('DEL', kq, kv)
+    elseif tonumber(v[1]) > now then
+      redis.call('ZADD', KEXP, v[1], sid)
+    else
+      local rc = ''
+      if v[5] and v[5] ~= '' and now < tonumber(v[6]) then rc = v[5] end
+      out[#out + 1] = {sid, v[2], v[3], v[4], rc, v[7] or '', v[8] or '', v[9] or '0',
+        redis.call('HGETALL', kv)}
+      redis.call('DEL', kr, kq, kv)
+      redis.call('ZREM', KEXP, sid)
+      redis.call('SREM', KOPEN, sid)
+    end
+  end
+end
+if redis.call('ZCARD', KEXP) == 0 then
+  -- Nobody can read the route's sequence or log any more.
+  redis.call('DEL', KSEQ, KLOG, KOPEN, KEXP)
+end
+return out
+`
+
+var (
+	scriptOpen     = redis.NewScript(preludeLua + sessionLua + openLua)
+	scriptPull     = redis.NewScript(preludeLua + sessionLua + pullLua)
+	scriptRelease  = redis.NewScript(preludeLua + sessionLua + releaseLua)
+	scriptPush     = redis.NewScript(preludeLua + sessionLua + pushLua)
+	scriptClose    = redis.NewScript(preludeLua + sessionLua + closeLua)
+	scriptGet      = redis.NewScript(preludeLua + sessionLua + getLua)
+	scriptSetValue = redis.NewScript(preludeLua + sessionLua + setValueLua)
+	scriptPublish  = redis.NewScript(preludeLua + publishLua)
+	scriptReap     = redis.NewScript(preludeLua + reapLua)
+)
