@@ -56,6 +56,7 @@ func (rt *route) openConn(ctx context.Context, r *http.Request, id string, kind 
 	req := store.OpenRequest{
 		Create:   true,
 		Meta:     meta,
+		Owner:    rt.owner(r),
 		Node:     rt.srv.nodeID,
 		Idle:     rt.opts.DisconnectDelay,
 		Receiver: c.name,
@@ -67,7 +68,7 @@ func (rt *route) openConn(ctx context.Context, r *http.Request, id string, kind 
 		if err == nil && res.Created {
 			break
 		}
-		if err != nil && !errors.Is(err, store.ErrReceiverBusy) {
+		if err != nil && !errors.Is(err, store.ErrReceiverBusy) && !errors.Is(err, store.ErrNotFound) {
 			return nil, storeErr("open session", err)
 		}
 		if err == nil && res.Attached {
@@ -77,8 +78,9 @@ func (rt *route) openConn(ctx context.Context, r *http.Request, id string, kind 
 		if attempt > 0 {
 			return nil, errors.New("sockjs: could not register websocket session")
 		}
-		// The protocol lets websocket sessions reuse a live id: register
-		// this one under a unique key.
+		// The protocol lets websocket sessions reuse a live id (and an id
+		// bound to another identity is none of this client's business):
+		// register this one under a unique key.
 		key = id + keySep + randomID(8)
 	}
 	c.key = key

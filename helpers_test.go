@@ -213,15 +213,17 @@ func (r *recorder) count(id string) (opened, closed int) {
 
 func (r *recorder) waitClosed(t *testing.T, id string) {
 	t.Helper()
-	deadline := time.After(5 * time.Second)
+	deadline := time.Now().Add(5 * time.Second)
 	for {
-		select {
-		case got := <-r.closedCh:
-			if got == id {
-				return
-			}
-		case <-deadline:
+		if _, c := r.count(id); c > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
 			t.Fatalf("OnClose(%s) did not run within 5s", id)
+		}
+		select {
+		case <-r.closedCh:
+		case <-time.After(10 * time.Millisecond):
 		}
 	}
 }

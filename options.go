@@ -93,6 +93,15 @@ type Options struct {
 	// every origin, as sockjs-client expects for cross-domain use.
 	CORSOrigins []string
 
+	// SessionOwner, when set, binds each session to an identity derived
+	// from the request that opened it (a user id from a signed cookie or a
+	// header, say): every later request of that session must yield the same
+	// identity, or it is answered 404 as if the session did not exist, on
+	// every node. Session ids are chosen by clients; without binding, anyone
+	// who learns an id can read and inject that session's messages. Nil
+	// means no binding.
+	SessionOwner func(r *http.Request) string
+
 	// Store and Bus, when set, replace the server's for this route.
 	Store store.Store
 	Bus   pubsub.Bus

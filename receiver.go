@@ -38,6 +38,14 @@ func (rt *route) newName() string {
 	return rt.srv.nodeID + "/" + strconv.FormatUint(rt.recvSeq.Add(1), 36)
 }
 
+// owner is the identity r binds its session to ("" without SessionOwner).
+func (rt *route) owner(r *http.Request) string {
+	if rt.opts.SessionOwner == nil {
+		return ""
+	}
+	return rt.opts.SessionOwner(r)
+}
+
 func encodeMeta(r *http.Request) []byte {
 	b, _ := json.Marshal(requestOf(r))
 	return b
@@ -55,6 +63,7 @@ func (rt *route) attach(ctx context.Context, r *http.Request, id string, kind tr
 	req := store.OpenRequest{
 		Create:        true,
 		Meta:          encodeMeta(r),
+		Owner:         rt.owner(r),
 		Idle:          rt.opts.DisconnectDelay,
 		Receiver:      rc.name,
 		Lease:         rt.opts.ReceiverLease,
@@ -70,6 +79,10 @@ func (rt *route) attach(ctx context.Context, r *http.Request, id string, kind tr
 		rt.unregister(rc)
 		rc.fixed = &transports.Batch{Close: closeAnother}
 		return rc, nil
+	case errors.Is(err, store.ErrNotFound):
+		// Bound to another identity (SessionOwner): answer as for no session.
+		rt.unregister(rc)
+		return nil, transports.ErrNotFound
 	case err != nil:
 		rt.unregister(rc)
 		return nil, storeErr("open session", err)

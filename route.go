@@ -400,6 +400,9 @@ func (rt *route) Send(ctx context.Context, r *http.Request, id string, msgs []st
 	if err != nil {
 		return err
 	}
+	if rec.Owner != rt.owner(r) {
+		return transports.ErrNotFound // bound to another identity
+	}
 	if rec.State != store.StateOpen {
 		return nil // the protocol drops messages sent to a closed session
 	}

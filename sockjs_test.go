@@ -3,6 +3,7 @@ package sockjs_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -203,6 +204,7 @@ func TestManager(t *testing.T) {
 		t.Fatalf("websocket after Manager.Close: %q", got)
 	}
 	rec.waitClosed(t, a)
+	rec.waitClosed(t, b)
 	if n, _ := m.Count(ctx); n != 0 {
 		t.Fatalf("Count after Close = %d", n)
 	}
@@ -350,5 +352,50 @@ func TestRouteErrors(t *testing.T) {
 	}
 	if _, err := node.RouteContext(ctx, "c", "/c", nil, sockjs.Options{}); err == nil {
 		t.Fatal("nil handler accepted")
+	}
+}
+
+func TestSessionOwner(t *testing.T) {
+	rec := newRecorder()
+	tn := startNode(t, sockjs.Config{}, rec.handler(echo), sockjs.Options{
+		SessionOwner: func(r *http.Request) string { return r.Header.Get("X-User") },
+	})
+	as := func(user, method, path, body string) (int, string) {
+		req, _ := http.NewRequest(method, tn.url+path, strings.NewReader(body))
+		req.Header.Set("X-User", user)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	id := newID()
+	if code, body := as("alice", http.MethodPost, "/000/"+id+"/xhr", ""); code != 200 || body != "o\n" {
+		t.Fatalf("alice opens: %d %q", code, body)
+	}
+	if code, _ := as("alice", http.MethodPost, "/000/"+id+"/xhr_send", `["for alice"]`); code != 204 {
+		t.Fatalf("alice sends: %d", code)
+	}
+	// Another identity can neither read nor write the session.
+	for _, path := range []string{"/xhr", "/xhr_send", "/xhr_streaming", "/jsonp?c=x", "/jsonp_send"} {
+		method := http.MethodPost
+		if strings.HasPrefix(path, "/jsonp?") {
+			method = http.MethodGet
+		}
+		if code, body := as("mallory", method, "/000/"+id+path, `["evil"]`); code != http.StatusNotFound {
+			t.Fatalf("mallory %s: %d %q, want 404", path, code, body)
+		}
+	}
+	if code, body := as("alice", http.MethodPost, "/000/"+id+"/xhr", ""); code != 200 || body != "a[\"for alice\"]\n" {
+		t.Fatalf("alice reads: %d %q", code, body)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for _, m := range rec.messages {
+		if m == "evil" {
+			t.Fatal("a foreign identity's message was delivered")
+		}
 	}
 }

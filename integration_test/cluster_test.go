@@ -30,14 +30,17 @@ type cluster struct {
 type clusterNode struct {
 	id     string
 	client *redis.Client
-	bus    *redisbus.Bus
-	node   *sockjs.Server
-	srv    *http.Server
-	url    string
-	ctx    context.Context
-	cancel context.CancelFunc
-	mu     sync.Mutex
-	down   bool
+	// commands counts the Redis commands the node's store and bus send
+	// (pub/sub subscription traffic excluded).
+	commands commandCounter
+	bus      *redisbus.Bus
+	node     *sockjs.Server
+	srv      *http.Server
+	url      string
+	ctx      context.Context
+	cancel   context.CancelFunc
+	mu       sync.Mutex
+	down     bool
 }
 
 // startCluster starts n nodes; setup registers each node's routes.
@@ -60,6 +63,7 @@ func (c *cluster) startNode(t *testing.T, i int, setup func(ctx context.Context,
 		MaxRetries:   1,
 	})
 	n := &clusterNode{id: "node" + string(rune('A'+i)), client: client}
+	client.AddHook(&n.commands)
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.bus = redisbus.New(client, redisbus.Options{Prefix: c.prefix + ":", Logger: quiet})
 	n.node = sockjs.NewServer(sockjs.Config{
@@ -144,4 +148,36 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// commandCounter is a go-redis hook counting commands, a pipeline counting
+// as its commands.
+type commandCounter struct{ n atomic.Int64 }
+
+func (c *commandCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (c *commandCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		// Connection handshakes are not the store's or the bus's.
+		if name := cmd.Name(); name != "hello" && name != "client" && name != "auth" {
+			c.n.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (c *commandCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.n.Add(int64(len(cmds)))
+		return next(ctx, cmds)
+	}
+}
+
+// commands returns the commands all nodes sent so far.
+func (c *cluster) commands() int64 {
+	var total int64
+	for _, n := range c.nodes {
+		total += n.commands.n.Load()
+	}
+	return total
 }

@@ -3,6 +3,7 @@ package integration_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -333,5 +334,41 @@ func TestClusterRedisDown(t *testing.T) {
 	send(t, c.nodes[1].url, "r", id2, `["again"]`)
 	if f := poll(t, c.nodes[0].url, "r", id2); f != "a[\"again\"]\n" {
 		t.Fatalf("after restart: %q", f)
+	}
+}
+
+// TestClusterSessionOwner: a session bound to an identity answers 404 to
+// any other identity, on every node.
+func TestClusterSessionOwner(t *testing.T) {
+	var a app
+	c := startCluster(t, 3, a.setup(sockjs.Options{
+		SessionOwner: func(r *http.Request) string { return r.Header.Get("X-User") },
+	}))
+	as := func(user, top, path, body string) (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, top+"/r/000/"+path, strings.NewReader(body))
+		req.Header.Set("X-User", user)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b := new(strings.Builder)
+		_, _ = io.Copy(b, resp.Body)
+		return resp.StatusCode, b.String()
+	}
+	id := newID()
+	if code, body := as("alice", c.nodes[0].url, id+"/xhr", ""); code != 200 || body != "o\n" {
+		t.Fatalf("alice opens: %d %q", code, body)
+	}
+	as("alice", c.nodes[1].url, id+"/xhr_send", `["hi alice"]`)
+	for _, n := range c.nodes {
+		for _, p := range []string{"/xhr", "/xhr_send"} {
+			if code, body := as("mallory", n.url, id+p, `["evil"]`); code != http.StatusNotFound {
+				t.Fatalf("mallory %s on %s: %d %q", p, n.id, code, body)
+			}
+		}
+	}
+	if code, body := as("alice", c.nodes[2].url, id+"/xhr", ""); code != 200 || body != "a[\"hi alice\"]\n" {
+		t.Fatalf("alice reads on %s: %d %q", c.nodes[2].id, code, body)
 	}
 }

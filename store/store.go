@@ -101,6 +101,9 @@ type Session struct {
 	// queued in the store, and it has no cursor in the broadcast log (Pull
 	// returns no messages for it and only renews its lease).
 	Node string
+	// Owner is the identity the session was bound to at creation ("" for
+	// none); see OpenRequest.Owner.
+	Owner string
 	// Meta is opaque data given at creation (the opening request's details).
 	Meta []byte
 	// Values are the session's small per-session values.
@@ -117,6 +120,10 @@ type OpenRequest struct {
 	// Meta and Node are stored at creation; see Session.
 	Meta []byte
 	Node string
+	// Owner binds a created session to an identity. On an existing session
+	// whose Owner differs, Open answers ErrNotFound and changes nothing, as
+	// if the session did not exist (a session hijack looks like a miss).
+	Owner string
 	// Idle is how long the session lives without a receiver (the protocol's
 	// disconnect delay). Required (> 0) when creating.
 	Idle time.Duration

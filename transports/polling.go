@@ -1,6 +1,7 @@
 package transports
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 
@@ -42,9 +43,14 @@ func servePoll(cfg *Config, s Sessions, w http.ResponseWriter, r *http.Request, 
 	_, _ = w.Write(out)
 }
 
-// unavailable answers a request whose session layer failed.
+// unavailable answers a request whose session layer failed, or 404 when
+// the session is not there for this client.
 func unavailable(cfg *Config, w http.ResponseWriter, r *http.Request, err error) {
 	if r.Context().Err() != nil {
+		return
+	}
+	if errors.Is(err, ErrNotFound) {
+		httpx.NotFound(w)
 		return
 	}
 	cfg.Logger.Warn("sockjs: session unavailable", "path", r.URL.Path, "err", err)

@@ -84,8 +84,9 @@ type Sessions interface {
 	// Receive attaches a receiving request to session id, creating the
 	// session when needed (for KindRawWebSocket, id is empty and the session is
 	// always new). Refusals (another receiver, a closed session) come back
-	// as a Receiver whose first Batch is the close frame; an error means the
-	// session layer itself failed.
+	// as a Receiver whose first Batch is the close frame; ErrNotFound means
+	// the session is not this client's (answered 404); any other error
+	// means the session layer itself failed.
 	Receive(ctx context.Context, r *http.Request, id string, kind Kind) (Receiver, error)
 	// Send hands messages from an xhr_send or jsonp_send request to the
 	// session. ErrNotFound when the session does not exist.

@@ -112,6 +112,7 @@ type session struct {
 	idle        time.Duration
 	expiresAt   time.Time
 	node        string
+	owner       string
 	meta        []byte
 	values      map[string]string
 	created     time.Time
@@ -175,6 +176,9 @@ func (s *Store) Open(ctx context.Context, routeName, id string, req store.OpenRe
 
 	var res store.OpenResult
 	ss := r.sessions[id]
+	if ss != nil && ss.owner != req.Owner {
+		return res, notFound("open", routeName, id)
+	}
 	if ss == nil {
 		if !req.Create {
 			return res, notFound("open", routeName, id)
@@ -184,6 +188,7 @@ func (s *Store) Open(ctx context.Context, routeName, id string, req store.OpenRe
 			state:   store.StateOpen,
 			idle:    req.Idle,
 			node:    req.Node,
+			owner:   req.Owner,
 			meta:    cloneBytes(req.Meta),
 			created: now,
 			cursor:  r.seq,
@@ -570,6 +575,7 @@ func (r *route) snapshot(ss *session, now time.Time) store.Session {
 		CloseCode:   ss.closeCode,
 		CloseReason: ss.closeReason,
 		Node:        ss.node,
+		Owner:       ss.owner,
 		Meta:        cloneBytes(ss.meta),
 		Created:     ss.created,
 	}

@@ -309,12 +309,12 @@ func asState(v any) (store.State, bool) {
 // snapshot decodes a script's session snapshot:
 // {state, code, reason, receiver, node, meta, created, {k, v, ...}}.
 func snapshot(route, id string, f []any) (store.Session, bool) {
-	if len(f) != 8 {
+	if len(f) != 9 {
 		return store.Session{}, false
 	}
 	var (
 		sess = store.Session{Route: route, ID: id}
-		ok   [8]bool
+		ok   [9]bool
 		code int64
 		us   int64
 		meta string
@@ -328,6 +328,7 @@ func snapshot(route, id string, f []any) (store.Session, bool) {
 	meta, ok[5] = f[5].(string)
 	us, ok[6] = asInt(f[6])
 	vals, ok[7] = asStrings(f[7])
+	sess.Owner, ok[8] = f[8].(string)
 	for _, o := range ok {
 		if !o {
 			return store.Session{}, false
@@ -361,7 +362,7 @@ func (s *Store) Open(ctx context.Context, route, id string, req store.OpenReques
 	}
 	v, err := s.run(ctx, w, scriptOpen, s.sessionKeys(route, id),
 		s.keyTTL, id, flag(req.Create), req.Meta, req.Node, millis(req.Idle),
-		req.Receiver, millis(req.Lease), flag(req.Pull), flag(req.ReleaseIfData))
+		req.Receiver, millis(req.Lease), flag(req.Pull), flag(req.ReleaseIfData), req.Owner)
 	if err != nil {
 		return store.OpenResult{}, err
 	}
@@ -598,7 +599,7 @@ func (s *Store) Reap(ctx context.Context, route string, max int) ([]store.Sessio
 	for _, e := range a {
 		f, _ := e.([]any)
 		var sess store.Session
-		id, ok := "", len(f) == 9
+		id, ok := "", len(f) == 10
 		if ok {
 			id, ok = f[0].(string)
 		}

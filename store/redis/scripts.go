@@ -185,26 +185,29 @@ end
 -- snapshot is the session as the Go side reads it:
 -- {state, code, reason, live receiver, node, meta, created, values...}.
 local function snapshot()
-  local x = redis.call('HMGET', KR, 'mt', 'ct')
+  local x = redis.call('HMGET', KR, 'mt', 'ct', 'ow')
   local rc = ''
   if leased() then rc = r.rc end
-  return {r.st, r.cc, r.cr, rc, r.nd, x[1] or '', x[2] or '0', redis.call('HGETALL', KV)}
+  return {r.st, r.cc, r.cr, rc, r.nd, x[1] or '', x[2] or '0', redis.call('HGETALL', KV), x[3] or ''}
 end
 `
 
 // openLua: ARGV 3 create, 4 meta, 5 node, 6 idle, 7 receiver, 8 lease,
-// 9 pull, 10 releaseIfData.
+// 9 pull, 10 releaseIfData, 11 owner.
 // Reply: {'nf'} | {'busy', snapshot} | {'ok', created, attached, snapshot, messages}.
 const openLua = `
 local created = false
-if not load() then
+if load() then
+  -- A session bound to another identity looks absent.
+  if (redis.call('HGET', KR, 'ow') or '') ~= ARGV[11] then return {'nf'} end
+else
   if ARGV[3] ~= '1' then return {'nf'} end
   r = {st = '1', cc = '0', cr = '', rc = '', lu = '0', id = ARGV[6],
        ex = I(now + tonumber(ARGV[6])), nd = ARGV[5],
        cu = redis.call('GET', KSEQ) or '0', cs = '0'}
   redis.call('HSET', KR, 'st', r.st, 'cc', r.cc, 'cr', r.cr, 'rc', r.rc, 'lu', r.lu,
     'id', r.id, 'ex', r.ex, 'nd', r.nd, 'cu', r.cu, 'cs', r.cs,
-    'mt', ARGV[4], 'ct', t[1] .. string.format('%06d', tonumber(t[2])))
+    'mt', ARGV[4], 'ct', t[1] .. string.format('%06d', tonumber(t[2])), 'ow', ARGV[11])
   redis.call('SADD', KOPEN, id)
   redis.call('ZADD', KEXP, r.ex, id)
   created = true
@@ -368,7 +371,7 @@ while #out < max and budget > 0 do
   budget = budget - #due
   for _, sid in ipairs(due) do
     local kr, kq, kv = base .. 's:' .. sid, base .. 'q:' .. sid, base .. 'v:' .. sid
-    local v = redis.call('HMGET', kr, 'ex', 'st', 'cc', 'cr', 'rc', 'lu', 'nd', 'mt', 'ct')
+    local v = redis.call('HMGET', kr, 'ex', 'st', 'cc', 'cr', 'rc', 'lu', 'nd', 'mt', 'ct', 'ow')
     if not v[1] then
       -- The record is gone (only its TTL backstop removes one): drop the rest.
       redis.call('ZREM', KEXP, sid)
@@ -380,7 +383,7 @@ while #out < max and budget > 0 do
       local rc = ''
       if v[5] and v[5] ~= '' and now < tonumber(v[6]) then rc = v[5] end
       out[#out + 1] = {sid, v[2], v[3], v[4], rc, v[7] or '', v[8] or '', v[9] or '0',
-        redis.call('HGETALL', kv)}
+        redis.call('HGETALL', kv), v[10] or ''}
       redis.call('DEL', kr, kq, kv)
       redis.call('ZREM', KEXP, sid)
       redis.call('SREM', KOPEN, sid)

@@ -58,6 +58,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Open", openTests},
 		{"Publish", publishTests},
 		{"Close", closeTests},
+		{"Owner", ownerTests},
 		{"Values", valueTests},
 		{"Count", countTests},
 		{"Expiry", expiryTests},
@@ -406,6 +407,44 @@ var createTests = []test{
 		push(t, s, n.route, n.id("a"), "here")
 		pullExpect(t, s, other, n.id("a"), "r2")
 		pullExpect(t, s, n.route, n.id("a"), "r1", "here")
+	}},
+}
+
+var ownerTests = []test{
+	{"BoundSessionLooksAbsentToOthers", func(t *testing.T, s store.Store) {
+		n := newNames(t)
+		res, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Create: true, Idle: long, Owner: "alice", Receiver: "r1", Lease: long})
+		if err != nil || !res.Created || res.Session.Owner != "alice" {
+			t.Fatalf("Open(create, owner alice) = %+v, %v", res, err)
+		}
+		if err := s.Release(bg, n.route, n.id("a"), "r1", long); err != nil {
+			t.Fatalf("Release: %v", err)
+		}
+		push(t, s, n.route, n.id("a"), "secret")
+		for _, req := range []store.OpenRequest{
+			{Owner: "mallory", Receiver: "r2", Lease: long, Idle: long, Pull: true},
+			{Create: true, Owner: "mallory", Receiver: "r2", Lease: long, Idle: long, Pull: true},
+			{Receiver: "r2", Lease: long, Idle: long, Pull: true}, // no identity at all
+		} {
+			res, err := s.Open(bg, n.route, n.id("a"), req)
+			wantErr(t, fmt.Sprintf("Open(owner %q)", req.Owner), err, store.ErrNotFound)
+			if res.Created || res.Attached || len(res.Messages) != 0 {
+				t.Fatalf("Open(owner %q) on alice's session = %+v", req.Owner, res)
+			}
+		}
+		if got := get(t, s, n.route, n.id("a")); got.Owner != "alice" || got.Receiver != "" {
+			t.Fatalf("after refused opens: %+v", got)
+		}
+		res, err = s.Open(bg, n.route, n.id("a"), store.OpenRequest{Owner: "alice", Receiver: "r3", Lease: long, Idle: long, Pull: true})
+		if err != nil || !res.Attached || !equalMsgs(res.Messages, []string{"secret"}) {
+			t.Fatalf("Open(owner alice) = %+v, %v; want attached with the pending message", res, err)
+		}
+	}},
+	{"UnboundSessionRefusesAnIdentity", func(t *testing.T, s store.Store) {
+		n := newNames(t)
+		create(t, s, n.route, n.id("a"))
+		_, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Owner: "bob", Receiver: "r1", Lease: long, Idle: long})
+		wantErr(t, "Open(owner bob) on an unbound session", err, store.ErrNotFound)
 	}},
 }
 
