@@ -39,7 +39,10 @@
 // reach any node, at most one receiver per session is allowed cluster-wide
 // (a second gets c[2010,"Another connection still open"]), and a close made
 // on one node is served by the others. A websocket session is bound to its
-// connection's node; other nodes reach it through the bus.
+// connection's node; other nodes reach it through the bus. The Redis
+// backends are store/redis (package redisstore) and pubsub/redis (package
+// redisbus); Options.SessionOwner binds sessions to an identity so that a
+// leaked session id is useless to anyone else.
 //
 // # Concurrency
 //

@@ -178,6 +178,12 @@ func TestClusterExpiryWhenNodeStopped(t *testing.T) {
 			t.Fatalf("OnClose(%s) ran %d times", id, n)
 		}
 	}
+	// Every session is gone, and so is every key of the cluster's prefix.
+	rdb := c.nodes[1].client
+	waitFor(t, 10*time.Second, "an empty key space", func() bool {
+		keys, err := rdb.Keys(context.Background(), c.prefix+"*").Result()
+		return err == nil && len(keys) == 0
+	})
 }
 
 func TestClusterManager(t *testing.T) {
