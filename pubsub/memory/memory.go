@@ -43,12 +43,11 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"runtime"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 
+	"github.com/sockjs-cluster/sockjs/internal/busutil"
 	"github.com/sockjs-cluster/sockjs/pubsub"
 )
 
@@ -170,7 +169,7 @@ func (b *Bus) Close() error {
 	for _, s := range live {
 		s.stop()
 	}
-	self := goid()
+	self := busutil.GoID()
 	for _, s := range live {
 		if s.gid.Load() != self {
 			<-s.done
@@ -220,7 +219,7 @@ type subscription struct {
 	done    chan struct{} // closed when the goroutine has exited
 
 	mu       sync.Mutex
-	queue    ring
+	queue    busutil.Ring
 	isOff    bool          // stopped has been closed
 	roomWait chan struct{} // closed when the queue is half empty again; nil if nobody waits
 }
@@ -238,7 +237,7 @@ func (s *subscription) Unsubscribe(ctx context.Context) error {
 		return nil
 	default:
 	}
-	if s.gid.Load() == goid() {
+	if s.gid.Load() == busutil.GoID() {
 		return nil // from within the handler: it is running us.
 	}
 	select {
@@ -258,7 +257,7 @@ func (s *subscription) stop() {
 		return
 	}
 	s.isOff = true
-	s.queue = ring{}
+	s.queue = busutil.Ring{}
 	close(s.stopped)
 }
 
@@ -271,9 +270,9 @@ func (s *subscription) enqueue(ctx context.Context, msg []byte) error {
 			s.mu.Unlock()
 			return nil
 		}
-		if s.queue.n < s.limit {
-			wasEmpty := s.queue.n == 0
-			s.queue.push(msg)
+		if s.queue.Len() < s.limit {
+			wasEmpty := s.queue.Len() == 0
+			s.queue.Push(msg)
 			s.mu.Unlock()
 			if wasEmpty {
 				select {
@@ -301,7 +300,7 @@ func (s *subscription) enqueue(ctx context.Context, msg []byte) error {
 // run is the subscription's goroutine: it calls the handler with each queued
 // message until the subscription is stopped.
 func (s *subscription) run() {
-	s.gid.Store(goid())
+	s.gid.Store(busutil.GoID())
 	defer func() {
 		s.bus.mu.Lock()
 		delete(s.bus.live, s)
@@ -326,11 +325,11 @@ func (s *subscription) next() (msg []byte, ok bool) {
 			s.mu.Unlock()
 			return nil, false
 		}
-		if s.queue.n > 0 {
-			msg = s.queue.pop()
+		if s.queue.Len() > 0 {
+			msg = s.queue.Pop()
 			// Waking blocked publishers at half capacity rather than at
 			// every free slot saves a context switch per message.
-			if s.roomWait != nil && s.queue.n <= s.limit/2 {
+			if s.roomWait != nil && s.queue.Len() <= s.limit/2 {
 				close(s.roomWait)
 				s.roomWait = nil
 			}
@@ -344,51 +343,4 @@ func (s *subscription) next() (msg []byte, ok bool) {
 		case <-s.stopped:
 		}
 	}
-}
-
-// ring is a FIFO of messages that grows on demand. It keeps up to 1024 slots
-// (24 KiB) once grown, and gives larger buffers back when it runs empty.
-type ring struct {
-	buf     [][]byte
-	head, n int
-}
-
-func (r *ring) push(m []byte) {
-	if r.n == len(r.buf) {
-		buf := make([][]byte, max(8, 2*len(r.buf)))
-		k := copy(buf, r.buf[r.head:])
-		copy(buf[k:], r.buf[:r.head])
-		r.buf, r.head = buf, 0
-	}
-	r.buf[(r.head+r.n)%len(r.buf)] = m
-	r.n++
-}
-
-func (r *ring) pop() []byte {
-	m := r.buf[r.head]
-	r.buf[r.head] = nil
-	r.head = (r.head + 1) % len(r.buf)
-	r.n--
-	if r.n == 0 && len(r.buf) > 1024 {
-		*r = ring{}
-	}
-	return m
-}
-
-// goid returns the id of the calling goroutine, read from the header of its
-// stack trace ("goroutine 18 [running]:"). It is used only to recognise a
-// handler that unsubscribes itself or closes its bus, which must not wait for
-// its own return.
-func goid() uint64 {
-	var buf [64]byte
-	b := buf[:runtime.Stack(buf[:], false)]
-	b = bytes.TrimPrefix(b, []byte("goroutine "))
-	if i := bytes.IndexByte(b, ' '); i >= 0 {
-		b = b[:i]
-	}
-	id, err := strconv.ParseUint(string(b), 10, 64)
-	if err != nil {
-		panic("memory: cannot parse goroutine id from " + strconv.Quote(string(buf[:])))
-	}
-	return id
 }

@@ -115,6 +115,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sockjs-cluster/sockjs/internal/busutil"
 	"github.com/sockjs-cluster/sockjs/pubsub"
 )
 
@@ -387,7 +388,7 @@ func (b *Bus) Close() error {
 	for _, s := range live {
 		s.stop()
 	}
-	self := goid()
+	self := busutil.GoID()
 	for _, s := range live {
 		if s.gid.Load() != self {
 			<-s.done

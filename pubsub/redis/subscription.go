@@ -1,14 +1,12 @@
 package redisbus
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
 
+	"github.com/sockjs-cluster/sockjs/internal/busutil"
 	"github.com/sockjs-cluster/sockjs/pubsub"
 )
 
@@ -25,7 +23,7 @@ type subscription struct {
 	done    chan struct{} // closed when the goroutine has exited
 
 	mu        sync.Mutex
-	queue     ring
+	queue     busutil.Ring
 	accepting bool   // the reader has read the reply to Subscribe's PING
 	isOff     bool   // stopped has been closed
 	dropping  uint64 // messages dropped since the queue last took one
@@ -46,7 +44,7 @@ func (s *subscription) Unsubscribe(ctx context.Context) error {
 		return nil
 	default:
 	}
-	if s.gid.Load() == goid() {
+	if s.gid.Load() == busutil.GoID() {
 		return nil // from within the handler: it is running us.
 	}
 	select {
@@ -66,7 +64,7 @@ func (s *subscription) stop() {
 		return
 	}
 	s.isOff = true
-	s.queue = ring{}
+	s.queue = busutil.Ring{}
 	close(s.stopped)
 }
 
@@ -88,7 +86,7 @@ func (s *subscription) enqueue(msg []byte) bool {
 		s.mu.Unlock()
 		return true
 	}
-	if s.queue.n >= s.limit {
+	if s.queue.Len() >= s.limit {
 		s.dropping++
 		first := s.dropping == 1
 		s.mu.Unlock()
@@ -98,8 +96,8 @@ func (s *subscription) enqueue(msg []byte) bool {
 		}
 		return false
 	}
-	wasEmpty := s.queue.n == 0
-	s.queue.push(msg)
+	wasEmpty := s.queue.Len() == 0
+	s.queue.Push(msg)
 	dropped := s.dropping
 	s.dropping = 0
 	s.mu.Unlock()
@@ -119,7 +117,7 @@ func (s *subscription) enqueue(msg []byte) bool {
 // run is the subscription's goroutine: it calls the handler with each queued
 // message until the subscription is stopped.
 func (s *subscription) run() {
-	s.gid.Store(goid())
+	s.gid.Store(busutil.GoID())
 	defer func() {
 		s.bus.mu.Lock()
 		delete(s.bus.live, s)
@@ -144,8 +142,8 @@ func (s *subscription) next() (msg []byte, ok bool) {
 			s.mu.Unlock()
 			return nil, false
 		}
-		if s.queue.n > 0 {
-			msg = s.queue.pop()
+		if s.queue.Len() > 0 {
+			msg = s.queue.Pop()
 			s.mu.Unlock()
 			return msg, true
 		}
@@ -156,51 +154,4 @@ func (s *subscription) next() (msg []byte, ok bool) {
 		case <-s.stopped:
 		}
 	}
-}
-
-// ring is a FIFO of messages that grows on demand. It keeps up to 1024 slots
-// (24 KiB) once grown, and gives larger buffers back when it runs empty.
-type ring struct {
-	buf     [][]byte
-	head, n int
-}
-
-func (r *ring) push(m []byte) {
-	if r.n == len(r.buf) {
-		buf := make([][]byte, max(8, 2*len(r.buf)))
-		k := copy(buf, r.buf[r.head:])
-		copy(buf[k:], r.buf[:r.head])
-		r.buf, r.head = buf, 0
-	}
-	r.buf[(r.head+r.n)%len(r.buf)] = m
-	r.n++
-}
-
-func (r *ring) pop() []byte {
-	m := r.buf[r.head]
-	r.buf[r.head] = nil
-	r.head = (r.head + 1) % len(r.buf)
-	r.n--
-	if r.n == 0 && len(r.buf) > 1024 {
-		*r = ring{}
-	}
-	return m
-}
-
-// goid returns the id of the calling goroutine, read from the header of its
-// stack trace ("goroutine 18 [running]:"). It is used only to recognise a
-// handler that unsubscribes itself or closes its bus, which must not wait for
-// its own return.
-func goid() uint64 {
-	var buf [64]byte
-	b := buf[:runtime.Stack(buf[:], false)]
-	b = bytes.TrimPrefix(b, []byte("goroutine "))
-	if i := bytes.IndexByte(b, ' '); i >= 0 {
-		b = b[:i]
-	}
-	id, err := strconv.ParseUint(string(b), 10, 64)
-	if err != nil {
-		panic("redisbus: cannot parse goroutine id from " + strconv.Quote(string(buf[:])))
-	}
-	return id
 }
