@@ -595,6 +595,7 @@ func (rt *route) reapLoop() {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	ctx := rt.srv.ctx
+	failing := false // log a failing store once, and its recovery
 	for {
 		select {
 		case <-ctx.Done():
@@ -604,10 +605,15 @@ func (rt *route) reapLoop() {
 		for {
 			expired, err := rt.store.Reap(ctx, rt.name, 256)
 			if err != nil {
-				if ctx.Err() == nil {
-					rt.log.Warn("sockjs: reaping sessions", "err", err)
+				if ctx.Err() == nil && !failing {
+					rt.log.Warn("sockjs: reaping sessions failed; retrying every tick", "err", err)
 				}
+				failing = true
 				break
+			}
+			if failing {
+				rt.log.Info("sockjs: reaping sessions again")
+				failing = false
 			}
 			for _, rec := range expired {
 				if rec.State == store.StateOpen {
