@@ -30,6 +30,8 @@ type receiver struct {
 	sentOpen bool
 	pending  []string
 	fixed    *transports.Batch // the only answer (refusals)
+	hb       *time.Timer       // heartbeat: silence since the last frame
+	renew    *time.Ticker      // lease renewal
 }
 
 var closeAnother = &transports.Close{Code: CodeAnotherConnection, Reason: "Another connection still open"}
@@ -61,8 +63,6 @@ func (rt *route) attach(ctx context.Context, r *http.Request, id string, kind tr
 	// Registered before the store sees the lease, so no wake-up is missed.
 	rt.register(rc)
 	req := store.OpenRequest{
-		Create:        true,
-		Meta:          encodeMeta(r),
 		Owner:         rt.owner(r),
 		Idle:          rt.opts.DisconnectDelay,
 		Receiver:      rc.name,
@@ -71,6 +71,13 @@ func (rt *route) attach(ctx context.Context, r *http.Request, id string, kind tr
 		ReleaseIfData: kind == transports.KindPolling,
 	}
 	res, err := rt.store.Open(ctx, rt.name, id, req)
+	if errors.Is(err, store.ErrNotFound) {
+		// A new session (or one bound to another identity, which the
+		// creating call refuses the same way). The opening request is
+		// encoded only now: most receiving requests find their session.
+		req.Create, req.Meta = true, encodeMeta(r)
+		res, err = rt.store.Open(ctx, rt.name, id, req)
+	}
 	if errors.Is(err, store.ErrReceiverBusy) {
 		res, err = rt.retryBusy(ctx, id, req, res.Session.Receiver)
 	}
@@ -219,10 +226,15 @@ func (rc *receiver) Next(ctx context.Context) (transports.Batch, error) {
 	}
 	polling := rc.kind == transports.KindPolling
 	opts := &rc.rt.opts
-	hb := time.NewTimer(opts.HeartbeatDelay)
-	defer hb.Stop()
-	renew := time.NewTicker(opts.ReceiverLease / 3)
-	defer renew.Stop()
+	// The timers live as long as the receiver: a streaming response calls
+	// Next once per frame.
+	if rc.hb == nil {
+		rc.hb = time.NewTimer(opts.HeartbeatDelay)
+		rc.renew = time.NewTicker(opts.ReceiverLease / 3)
+	} else {
+		rc.hb.Reset(opts.HeartbeatDelay)
+	}
+	hb, renew := rc.hb, rc.renew
 	for {
 		select {
 		case <-rc.wake:
@@ -281,6 +293,10 @@ func (rc *receiver) Release(aborted bool) {
 	rt := rc.rt
 	defer rt.srv.leave()
 	defer close(rc.done)
+	if rc.hb != nil {
+		rc.hb.Stop()
+		rc.renew.Stop()
+	}
 	rt.unregister(rc)
 	if !rc.attached {
 		return
