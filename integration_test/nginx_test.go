@@ -126,41 +126,15 @@ func TestNginxRoundRobin(t *testing.T) {
 	chat := buildExample(t, "chat")
 
 	var nodes []*process
-	var upstream strings.Builder
+	var addrs []string
 	for i := 0; i < 3; i++ {
 		addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 		nodes = append(nodes, startProcess(t, chat, "-addr", addr, "-redis", rs.URL(), "-node", fmt.Sprintf("node%d", i+1)))
 		waitListening(t, addr)
-		fmt.Fprintf(&upstream, "server %s;\n", addr)
+		addrs = append(addrs, addr)
 	}
 
-	// The repository's nginx.conf, with this test's node list and port.
-	dir := t.TempDir()
-	conf, err := os.ReadFile("../deploy/nginx/nginx.conf")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := freePort(t)
-	for name, body := range map[string]string{
-		"nginx.conf":    string(conf),
-		"upstream.conf": upstream.String(),
-		"listen.conf":   fmt.Sprintf("listen 127.0.0.1:%d;\n", port),
-	} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o777); err != nil {
-		t.Fatal(err)
-	}
-	_ = os.Chmod(dir, 0o755)
-	check := exec.Command(nginx, "-t", "-p", dir+"/", "-c", filepath.Join(dir, "nginx.conf"))
-	if out, err := check.CombinedOutput(); err != nil {
-		t.Fatalf("nginx -t: %v\n%s", err, out)
-	}
-	startProcess(t, nginx, "-p", dir+"/", "-c", filepath.Join(dir, "nginx.conf"), "-g", "daemon off;")
-	proxy := fmt.Sprintf("127.0.0.1:%d", port)
-	waitListening(t, proxy)
+	proxy := startNginx(t, nginx, addrs)
 	top := "http://" + proxy
 
 	// A websocket session and an xhr-polling session chat through the
@@ -205,6 +179,45 @@ func TestNginxRoundRobin(t *testing.T) {
 			t.Fatalf("chat node exit: %v\n%s", err, p.out.String())
 		}
 	}
+}
+
+// startNginx runs the repository's deploy/nginx/nginx.conf (round robin, no
+// affinity) in front of the upstream addresses, on a free loopback port,
+// until the test ends; it returns the proxy's host:port.
+func startNginx(t *testing.T, nginx string, upstreams []string) string {
+	t.Helper()
+	var upstream strings.Builder
+	for _, addr := range upstreams {
+		fmt.Fprintf(&upstream, "server %s;\n", addr)
+	}
+	// The repository's nginx.conf, with this test's node list and port.
+	dir := t.TempDir()
+	conf, err := os.ReadFile("../deploy/nginx/nginx.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	for name, body := range map[string]string{
+		"nginx.conf":    string(conf),
+		"upstream.conf": upstream.String(),
+		"listen.conf":   fmt.Sprintf("listen 127.0.0.1:%d;\n", port),
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	_ = os.Chmod(dir, 0o755)
+	check := exec.Command(nginx, "-t", "-p", dir+"/", "-c", filepath.Join(dir, "nginx.conf"))
+	if out, err := check.CombinedOutput(); err != nil {
+		t.Fatalf("nginx -t: %v\n%s", err, out)
+	}
+	startProcess(t, nginx, "-p", dir+"/", "-c", filepath.Join(dir, "nginx.conf"), "-g", "daemon off;")
+	proxy := fmt.Sprintf("127.0.0.1:%d", port)
+	waitListening(t, proxy)
+	return proxy
 }
 
 // output collects a process's stdout and stderr, which exec copies from two

@@ -466,9 +466,11 @@ type pingWait struct {
 // returned), and none it executed before (none published before Subscribe
 // was called, even on a channel the bus was already subscribed to).
 //
-// A PING that cannot be sent is sent once more: go-redis has reconnected by
-// then if it could, and the new connection makes the second attempt succeed
-// unless Redis cannot be reached.
+// A PING that cannot be sent is sent again, up to maxPingRetries times 10ms
+// apart: go-redis reconnects in between if it can, so only a Redis that
+// cannot be reached makes Subscribe fail (within about 50ms).
+const maxPingRetries = 5
+
 func (b *Bus) confirm(ctx context.Context, gen uint64, s *subscription) error {
 	for {
 		b.mu.RLock()
@@ -486,7 +488,7 @@ func (b *Bus) confirm(ctx context.Context, gen uint64, s *subscription) error {
 		}
 	}
 
-	retried := false
+	retries := 0
 	for {
 		b.mu.Lock()
 		if b.closed {
@@ -537,8 +539,17 @@ func (b *Bus) confirm(ctx context.Context, gen uint64, s *subscription) error {
 			case <-b.ctx.Done():
 				return pubsub.ErrClosed
 			}
-		case !retried:
-			retried = true
+		case retries < maxPingRetries:
+			// A connection killed under us: go-redis redials on the next
+			// command. Redis that is down fails every attempt quickly.
+			retries++
+			select {
+			case <-time.After(10 * time.Millisecond):
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-b.ctx.Done():
+				return pubsub.ErrClosed
+			}
 		default:
 			return err
 		}
