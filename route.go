@@ -53,6 +53,9 @@ type route struct {
 	subs      []pubsub.Subscription
 }
 
+// writeBufferPool is shared by every route's websocket connections.
+var writeBufferPool sync.Pool
+
 type transportFunc struct {
 	method string
 	serve  func(cfg *transports.Config, s transports.Sessions, w http.ResponseWriter, r *http.Request, id string)
@@ -94,7 +97,10 @@ func newRoute(srv *Server, name, prefix string, h Handler, opts Options) *route 
 			HandshakeTimeout: opts.WriteTimeout,
 			CheckOrigin:      rt.checkOrigin,
 			ReadBufferSize:   1024,
-			WriteBufferSize:  1024,
+			WriteBufferSize:  4096,
+			// Idle connections hold no write buffer: one is taken from
+			// the pool for each write.
+			WriteBufferPool: &writeBufferPool,
 		},
 		Logger: rt.log,
 	}
