@@ -1,0 +1,115 @@
+package main
+
+import (
+	"math"
+	"slices"
+)
+
+// resultsDoc is results.json: everything the report is made from.
+type resultsDoc struct {
+	Meta Meta
+	Runs []Run
+}
+
+func throughput(r Run) float64 {
+	if r.Result.Elapsed <= 0 {
+		return 0
+	}
+	return float64(r.Result.Ops) / r.Result.Elapsed.Seconds()
+}
+
+// cpuPerOp is server CPU microseconds per operation.
+func cpuPerOp(r Run) float64 {
+	if r.Result.Ops == 0 {
+		return math.NaN()
+	}
+	return r.CPU * 1e6 / float64(r.Result.Ops)
+}
+
+func redisCalls(r Run) int64 {
+	var n int64
+	for _, v := range r.Redis {
+		n += v
+	}
+	return n
+}
+
+func rttPerOp(r Run) float64 {
+	if r.Result.Ops == 0 || r.Redis == nil {
+		return math.NaN()
+	}
+	return float64(r.RedisRTT) / float64(r.Result.Ops)
+}
+
+func redisPerOp(r Run) float64 {
+	if r.Result.Ops == 0 {
+		return math.NaN()
+	}
+	return float64(redisCalls(r)) / float64(r.Result.Ops)
+}
+
+// spread is a median with its min and max.
+type spread struct {
+	Med, Min, Max float64
+	N             int
+}
+
+func spreadOf(xs []float64) spread {
+	var v []float64
+	for _, x := range xs {
+		if !math.IsNaN(x) && !math.IsInf(x, 0) {
+			v = append(v, x)
+		}
+	}
+	if len(v) == 0 {
+		return spread{Med: math.NaN(), Min: math.NaN(), Max: math.NaN()}
+	}
+	slices.Sort(v)
+	med := v[len(v)/2]
+	if len(v)%2 == 0 {
+		med = (v[len(v)/2-1] + v[len(v)/2]) / 2
+	}
+	return spread{Med: med, Min: v[0], Max: v[len(v)-1], N: len(v)}
+}
+
+// table indexes runs by scenario, system and round.
+type table map[string]map[string]map[int]Run
+
+func index(runs []Run) table {
+	t := table{}
+	for _, r := range runs {
+		if t[r.Scenario] == nil {
+			t[r.Scenario] = map[string]map[int]Run{}
+		}
+		if t[r.Scenario][r.System] == nil {
+			t[r.Scenario][r.System] = map[int]Run{}
+		}
+		t[r.Scenario][r.System][r.Round] = r
+	}
+	return t
+}
+
+// metric is the spread of f over the rounds of one system in one scenario.
+func (t table) metric(sc, sys string, f func(Run) float64) spread {
+	var xs []float64
+	for _, r := range t[sc][sys] {
+		if r.Err == "" {
+			xs = append(xs, f(r))
+		}
+	}
+	return spreadOf(xs)
+}
+
+// ratio is the spread over rounds of f(sys)/f(ref), both measured in the
+// same round.
+func (t table) ratio(sc, sys, ref string, f func(Run) float64) spread {
+	var xs []float64
+	for round, r := range t[sc][sys] {
+		b, ok := t[sc][ref][round]
+		if !ok || r.Err != "" || b.Err != "" {
+			continue
+		}
+		xs = append(xs, f(r)/f(b))
+	}
+	return spreadOf(xs)
+}
