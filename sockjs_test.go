@@ -15,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/sockjs-cluster/sockjs"
+	storemem "github.com/sockjs-cluster/sockjs/store/memory"
 )
 
 func TestMain(m *testing.M) {
@@ -255,7 +256,8 @@ func TestHeartbeat(t *testing.T) {
 
 func TestShutdown(t *testing.T) {
 	rec := newRecorder()
-	node := sockjs.NewServer(sockjs.Config{Logger: quiet})
+	st0 := storemem.New(storemem.Options{})
+	node := sockjs.NewServer(sockjs.Config{Logger: quiet, Store: st0})
 	node.Route("r", "/r", rec.handler(echo), sockjs.Options{})
 	srv := httptest.NewServer(node)
 	defer srv.Close()
@@ -281,7 +283,16 @@ func TestShutdown(t *testing.T) {
 		n, _ := resp.Body.Read(b)
 		pollDone <- string(b[:n])
 	}()
-	time.Sleep(100 * time.Millisecond) // let the poll attach
+	// Wait until the poll holds the session.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if rec, err := st0.Get(context.Background(), "r", polled); err == nil && rec.Receiver != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the poll never attached")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
