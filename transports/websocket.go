@@ -48,22 +48,29 @@ func serveWebSocket(cfg *Config, s Sessions, w http.ResponseWriter, r *http.Requ
 		gc.SetReadLimit(cfg.MaxMessageSize)
 		conn = &gorillaConn{c: gc, timeout: cfg.WriteTimeout}
 	}
-	defer conn.close()
-
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
+	// The connection outlives this handler: its context must too.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	rc, err := s.Receive(ctx, r, id, kind)
 	if err != nil {
+		cancel()
 		cfg.Logger.Warn("sockjs: session unavailable", "path", r.URL.Path, "err", err)
 		if kind != KindRawWebSocket {
-			var buf []byte
-			buf = frame.AppendClose(buf, 1011, "Session store unavailable")
-			_ = conn.writeText(buf)
+			_ = conn.writeText(frame.AppendClose(nil, 1011, "Session store unavailable"))
 		}
 		conn.closeWith(kind, Close{Code: 1011, Reason: "Session store unavailable"})
+		conn.close()
 		return
 	}
+	// The handler returns here and the connection's two goroutines own it
+	// from now on, so that net/http's per-connection buffers and the
+	// handler's stack are not held for the session's lifetime.
+	go runWebSocket(ctx, cancel, conn, rc, kind)
+}
 
+// runWebSocket is a websocket session's writer; it starts the reader and
+// ends both, releasing the session, when either side is done.
+func runWebSocket(ctx context.Context, cancel context.CancelFunc, conn wsConn, rc Receiver, kind Kind) {
+	defer cancel()
 	readerDone := make(chan struct{})
 	go func() {
 		defer close(readerDone)
