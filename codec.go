@@ -1,7 +1,6 @@
 package sockjs
 
 import (
-	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"strings"
@@ -131,5 +130,3 @@ func publicID(key string) string {
 	id, _, _ := strings.Cut(key, keySep)
 	return id
 }
-
-func randRead(b []byte) (int, error) { return rand.Read(b) }

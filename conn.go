@@ -152,7 +152,8 @@ func (c *connSession) Next(ctx context.Context) (transports.Batch, error) {
 	for {
 		c.mu.Lock()
 		if n := len(c.queue); n > 0 {
-			if n == 1 && c.queue[0].frame != nil {
+			// Raw websockets carry bare messages, never SockJS frames.
+			if n == 1 && c.queue[0].frame != nil && c.kind == transports.KindWebSocket {
 				b.Frame = c.queue[0].frame
 			} else {
 				b.Messages = make([]string, n)

@@ -39,11 +39,9 @@ func (m *Manager) Session(ctx context.Context, id string) (*Session, error) {
 func (rt *route) handleFor(ctx context.Context, rec store.Session) *Session {
 	s := rt.handle(ctx, publicID(rec.ID), rec.ID, rec.Meta, nil)
 	if rec.Node == rt.srv.nodeID {
-		rt.mu.Lock()
-		if c := rt.conns[rec.ID]; c != nil {
+		if c := rt.conn(rec.ID); c != nil {
 			s = c.handle
 		}
-		rt.mu.Unlock()
 	}
 	return s
 }

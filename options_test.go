@@ -134,3 +134,26 @@ func TestRouteOwnStore(t *testing.T) {
 		t.Fatalf("route b sees %d sessions, %v", n, err)
 	}
 }
+
+// A raw /websocket session gets broadcasts as bare text messages, like its
+// own sends.
+func TestRawWebSocketBroadcast(t *testing.T) {
+	tn := startNode(t, sockjs.Config{}, sockjs.HandlerFuncs{Message: echo}, sockjs.Options{RawWebSocket: true})
+	c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(tn.url, "http")+"/websocket", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.WriteMessage(websocket.TextMessage, []byte(`plain "text"`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := readWS(t, c); got != `plain "text"` {
+		t.Fatalf("echo: %q", got)
+	}
+	if err := tn.node.Manager("r").Broadcast(context.Background(), "to all"); err != nil {
+		t.Fatal(err)
+	}
+	if got := readWS(t, c); got != "to all" {
+		t.Fatalf("broadcast: %q", got)
+	}
+}

@@ -3,6 +3,7 @@ package sockjs
 import (
 	"context"
 	"crypto/md5"
+	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -314,7 +315,7 @@ func (rt *route) serveInfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var e [4]byte
-	_, _ = randRead(e[:])
+	_, _ = rand.Read(e[:])
 	body := fmt.Sprintf(`{"websocket":%t,"origins":["*:*"],"cookie_needed":%t,"entropy":%d}`,
 		rt.transports["websocket"].serve != nil, rt.opts.JSessionID != nil, binary.BigEndian.Uint32(e[:]))
 	h := w.Header()
@@ -445,10 +446,7 @@ func (rt *route) push(ctx context.Context, key string, msgs []string) error {
 // closeSession closes a session in the store, runs OnClose when this call
 // closed it, and tells its receiver.
 func (rt *route) closeSession(ctx context.Context, key string, code int, reason string) error {
-	rt.mu.Lock()
-	c := rt.conns[key]
-	rt.mu.Unlock()
-	if c != nil {
+	if c := rt.conn(key); c != nil {
 		c.closeWith(code, reason)
 		return nil
 	}
@@ -515,6 +513,13 @@ func (rt *route) deliverBroadcast(msg string) {
 	}
 }
 
+// conn returns this node's websocket session stored under key, or nil.
+func (rt *route) conn(key string) *connSession {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.conns[key]
+}
+
 // toNode sends a node message, handling it in place when the node is this
 // one.
 func (rt *route) toNode(ctx context.Context, node string, payload []byte) error {
@@ -548,10 +553,7 @@ func (rt *route) onNodeMessage(payload []byte) {
 	case msgWake:
 		rt.wakeKey(m.key)
 	case msgDeliver:
-		rt.mu.Lock()
-		c := rt.conns[m.key]
-		rt.mu.Unlock()
-		if c != nil {
+		if c := rt.conn(m.key); c != nil {
 			for _, msg := range m.msgs {
 				if c.send(msg) != nil {
 					break
@@ -559,10 +561,7 @@ func (rt *route) onNodeMessage(payload []byte) {
 			}
 		}
 	case msgClose:
-		rt.mu.Lock()
-		c := rt.conns[m.key]
-		rt.mu.Unlock()
-		if c != nil {
+		if c := rt.conn(m.key); c != nil {
 			c.closeWith(m.code, m.reason)
 		}
 	}

@@ -102,10 +102,6 @@ func (s *Session) Send(ctx context.Context, msg string) error {
 // expires, and OnClose runs (once, cluster-wide). Closing a closed session
 // does nothing.
 func (s *Session) Close(ctx context.Context, code int, reason string) error {
-	if s.conn != nil {
-		s.conn.closeWith(code, reason)
-		return nil
-	}
 	return s.rt.closeSession(ctx, s.key, code, reason)
 }
 

@@ -18,7 +18,7 @@ func servePoll(cfg *Config, s Sessions, w http.ResponseWriter, r *http.Request, 
 	cfg.Prepare(w, r)
 	rc, err := s.Receive(ctx, r, id, KindPolling)
 	if err != nil {
-		unavailable(cfg, w, r, err)
+		answerError(cfg, w, r, err)
 		return
 	}
 	b, err := rc.Next(ctx)
@@ -43,9 +43,9 @@ func servePoll(cfg *Config, s Sessions, w http.ResponseWriter, r *http.Request, 
 	_, _ = w.Write(out)
 }
 
-// unavailable answers a request whose session layer failed, or 404 when
-// the session is not there for this client.
-func unavailable(cfg *Config, w http.ResponseWriter, r *http.Request, err error) {
+// answerError answers a request whose session layer refused it: 404 when
+// the session is not there for this client, 503 when the layer failed.
+func answerError(cfg *Config, w http.ResponseWriter, r *http.Request, err error) {
 	if r.Context().Err() != nil {
 		return
 	}

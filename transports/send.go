@@ -84,7 +84,7 @@ func serveSend(cfg *Config, s Sessions, w http.ResponseWriter, r *http.Request, 
 			httpx.NotFound(w)
 			return false
 		}
-		unavailable(cfg, w, r, err)
+		answerError(cfg, w, r, err)
 		return false
 	}
 	return true

@@ -15,7 +15,7 @@ func serveStream(cfg *Config, s Sessions, w http.ResponseWriter, r *http.Request
 	cfg.Prepare(w, r)
 	rc, err := s.Receive(ctx, r, id, KindStreaming)
 	if err != nil {
-		unavailable(cfg, w, r, err)
+		answerError(cfg, w, r, err)
 		return
 	}
 	h := w.Header()

@@ -60,7 +60,7 @@ type Close struct {
 type Batch struct {
 	Open      bool
 	Messages  []string
-	Frame     []byte // a pre-encoded array frame, shared; never modified
+	Frame     []byte // a pre-encoded array frame, shared; never modified (not for KindRawWebSocket)
 	Heartbeat bool
 	Close     *Close
 	End       bool

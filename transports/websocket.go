@@ -137,15 +137,7 @@ func readWebSocket(ctx context.Context, conn wsConn, rc Receiver, kind Kind) {
 // writeRaw writes a batch to a raw websocket: each message as a text
 // message, heartbeats as pings.
 func writeRaw(conn wsConn, b Batch) error {
-	msgs := b.Messages
-	if b.Frame != nil && len(msgs) == 0 {
-		// A shared pre-encoded array frame: decode it back into messages.
-		var err error
-		if msgs, err = frame.ParseMessages(b.Frame[1:]); err != nil {
-			return err
-		}
-	}
-	for _, m := range msgs {
+	for _, m := range b.Messages {
 		if err := conn.writeText([]byte(m)); err != nil {
 			return err
 		}
