@@ -52,7 +52,8 @@ func (rt *route) openConn(ctx context.Context, r *http.Request, id string, kind 
 		rt: rt, name: rt.newName(), kind: kind, ctx: ctx,
 		notify: make(chan struct{}, 1),
 	}
-	meta := encodeMeta(r)
+	opening := requestOf(r)
+	meta := encodeMeta(opening)
 	req := store.OpenRequest{
 		Create:   true,
 		Meta:     meta,
@@ -84,7 +85,7 @@ func (rt *route) openConn(ctx context.Context, r *http.Request, id string, kind 
 		key = id + keySep + randomID(8)
 	}
 	c.key = key
-	c.handle = rt.handle(ctx, id, key, meta, requestOf(r))
+	c.handle = rt.handle(ctx, id, key, meta, opening)
 	c.handle.conn = c
 	rt.mu.Lock()
 	rt.conns[key] = c

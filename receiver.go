@@ -48,8 +48,9 @@ func (rt *route) owner(r *http.Request) string {
 	return rt.opts.SessionOwner(r)
 }
 
-func encodeMeta(r *http.Request) []byte {
-	b, _ := json.Marshal(requestOf(r))
+// encodeMeta is how a session's opening request is kept in the store.
+func encodeMeta(req *Request) []byte {
+	b, _ := json.Marshal(req)
 	return b
 }
 
@@ -70,12 +71,14 @@ func (rt *route) attach(ctx context.Context, r *http.Request, id string, kind tr
 		Pull:          true,
 		ReleaseIfData: kind == transports.KindPolling,
 	}
+	var opening *Request // the opening request, when this one creates the session
 	res, err := rt.store.Open(ctx, rt.name, id, req)
 	if errors.Is(err, store.ErrNotFound) {
 		// A new session (or one bound to another identity, which the
 		// creating call refuses the same way). The opening request is
 		// encoded only now: most receiving requests find their session.
-		req.Create, req.Meta = true, encodeMeta(r)
+		opening = requestOf(r)
+		req.Create, req.Meta = true, encodeMeta(opening)
 		res, err = rt.store.Open(ctx, rt.name, id, req)
 	}
 	if errors.Is(err, store.ErrReceiverBusy) {
@@ -97,7 +100,7 @@ func (rt *route) attach(ctx context.Context, r *http.Request, id string, kind tr
 	rc.attached = res.Attached
 	if res.Created {
 		rc.created = true
-		if !rt.runOnOpen(rt.handle(ctx, id, id, req.Meta, requestOf(r))) {
+		if !rt.runOnOpen(rt.handle(ctx, id, id, req.Meta, opening)) {
 			_ = rt.closeSession(ctx, id, CodeServerError, "Internal error")
 		}
 	}
