@@ -453,6 +453,71 @@ func TestRoundTrips(t *testing.T) {
 	}
 }
 
+// TestSteadyStateTouchesNoTTL: once a session's keys have their TTL
+// horizon, the calls of a busy session (push, pull, poll, release) neither
+// read nor write a TTL on the server: the commands the scripts run are
+// counted from INFO commandstats.
+func TestSteadyStateTouchesNoTTL(t *testing.T) {
+	srv := redistest.Start(t)
+	c := newClient(t, &redis.Options{Addr: srv.Addr})
+	s := New(c, Options{Prefix: uniquePrefix("steady")})
+	const route, id = "/echo", "busy"
+	long := time.Minute
+	mustOpen(t, s, route, id, store.OpenRequest{Create: true, Idle: long, Receiver: "r1", Lease: long})
+	cycle := func(i int) {
+		t.Helper()
+		if _, err := s.Push(bg, route, id, []string{"m"}); err != nil {
+			t.Fatalf("Push: %v", err)
+		}
+		if err := s.Publish(bg, route, "b"); err != nil {
+			t.Fatalf("Publish: %v", err)
+		}
+		res, err := s.Pull(bg, route, id, store.PullRequest{Receiver: "r1", Lease: long, Idle: long})
+		if err != nil || len(res.Messages) != 2 {
+			t.Fatalf("Pull: %q, %v", res.Messages, err)
+		}
+		if err := s.Release(bg, route, id, "r1", long); err != nil {
+			t.Fatalf("Release: %v", err)
+		}
+		if _, err := s.Push(bg, route, id, []string{"n"}); err != nil {
+			t.Fatalf("Push: %v", err)
+		}
+		poll := store.OpenRequest{Receiver: "r1", Lease: long, Idle: long, Pull: true, ReleaseIfData: true}
+		if res := mustOpen(t, s, route, id, poll); len(res.Messages) != 1 {
+			t.Fatalf("poll %d: %q", i, res.Messages)
+		}
+		mustOpen(t, s, route, id, store.OpenRequest{Receiver: "r1", Lease: long, Idle: long})
+	}
+	cycle(0)
+	if err := c.ConfigResetStat(bg).Err(); err != nil {
+		t.Fatalf("CONFIG RESETSTAT: %v", err)
+	}
+	for i := 1; i <= 20; i++ {
+		cycle(i)
+	}
+	info, err := c.Info(bg, "commandstats").Result()
+	if err != nil {
+		t.Fatalf("INFO: %v", err)
+	}
+	if !strings.Contains(info, "cmdstat_rpush:") || !strings.Contains(info, "cmdstat_hset:") {
+		t.Fatalf("commandstats shows no script work:\n%s", info)
+	}
+	// Publish keeps the route's keys alive (5 PTTL, no write per call); a
+	// push into an empty queue creates the queue's key, and gives it its
+	// TTL (2 per cycle). Nothing else touches a TTL.
+	for _, line := range strings.Split(info, "\n") {
+		for cmd, limit := range map[string]int{"pttl": 20 * 5, "pexpireat": 20 * 2, "pexpire": 0, "expire": 0} {
+			if !strings.HasPrefix(line, "cmdstat_"+cmd+":calls=") {
+				continue
+			}
+			n, _ := strconv.Atoi(strings.SplitN(strings.TrimPrefix(line, "cmdstat_"+cmd+":calls="), ",", 2)[0])
+			if n > limit {
+				t.Errorf("%d %s calls in 20 cycles, want at most %d", n, cmd, limit)
+			}
+		}
+	}
+}
+
 // TestRedisDown: with the server gone every method fails, quickly and
 // wrapped; once it is back the same Store and client work again.
 func TestRedisDown(t *testing.T) {

@@ -59,12 +59,12 @@ end
 // Record fields: st state (1 open, 2 closed), cc/cr close code and reason,
 // rc receiver, lu lease end, id idle, ex expiry deadline, nd node, cu cursor
 // (last sequence number delivered or skipped), cs route sequence at close,
-// mt meta, ct created (microseconds). The expiry index holds each session
+// kt keys' TTL horizon, mt meta, ct created (microseconds). The expiry index holds each session
 // once, scored by a lower bound of ex: moving ex later writes nothing there
 // (Reap re-scores it when it comes due), moving it earlier re-scores it.
 const sessionLua = `
 local id = ARGV[2]
-local F = {'st', 'cc', 'cr', 'rc', 'lu', 'id', 'ex', 'nd', 'cu', 'cs'}
+local F = {'st', 'cc', 'cr', 'rc', 'lu', 'id', 'ex', 'nd', 'cu', 'cs', 'kt'}
 local r
 local dirty = {}
 
@@ -81,10 +81,17 @@ local function put(f, v)
   dirty[#dirty + 1] = f
 end
 
--- finish writes the changed fields and refreshes the TTLs: the session's
--- keys live until ex + keyTTL at least, the route's keys as long as any
--- session's. Without a change (and without force) it writes nothing.
-local function finish(force)
+-- finish writes the changed fields and keeps the keys alive: the session's
+-- keys until ex + keyTTL at least, the route's keys as long as any
+-- session's. kt records the horizon the session's keys (and so the route's)
+-- were last given: while ex + keyTTL stays within it, no TTL is read or
+-- written. When it has to move it moves to ex + 2*keyTTL, so a busy session
+-- touches TTLs once per keyTTL. Keys created later (the queue, the values)
+-- are given kt by the script that creates them.
+local function finish()
+  local E = tonumber(r.ex) + keyTTL
+  local moved = E > (tonumber(r.kt) or 0)
+  if moved then put('kt', I(E + keyTTL)) end
   if #dirty > 0 then
     local args, seen = {}, {}
     for _, f in ipairs(dirty) do
@@ -95,12 +102,13 @@ local function finish(force)
       end
     end
     redis.call('HSET', KR, unpack(args))
-  elseif not force then
-    return
   end
-  local E = tonumber(r.ex) + keyTTL
-  ensure(KR, E); ensure(KQ, E); ensure(KV, E)
-  ensureRoute(E)
+  if moved then
+    redis.call('PEXPIREAT', KR, r.kt)
+    redis.call('PEXPIREAT', KQ, r.kt)
+    redis.call('PEXPIREAT', KV, r.kt)
+    ensureRoute(E + keyTTL)
+  end
 end
 
 local function leased()
@@ -204,7 +212,7 @@ else
   if ARGV[3] ~= '1' then return {'nf'} end
   r = {st = '1', cc = '0', cr = '', rc = '', lu = '0', id = ARGV[6],
        ex = I(now + tonumber(ARGV[6])), nd = ARGV[5],
-       cu = redis.call('GET', KSEQ) or '0', cs = '0'}
+       cu = redis.call('GET', KSEQ) or '0', cs = '0', kt = '0'}
   redis.call('HSET', KR, 'st', r.st, 'cc', r.cc, 'cr', r.cr, 'rc', r.rc, 'lu', r.lu,
     'id', r.id, 'ex', r.ex, 'nd', r.nd, 'cu', r.cu, 'cs', r.cs,
     'mt', ARGV[4], 'ct', t[1] .. string.format('%06d', tonumber(t[2])), 'ow', ARGV[11])
@@ -230,7 +238,7 @@ elseif receiver ~= '' and ARGV[9] == '1' and r.st == '2' then
   -- What was sent before the close is still the client's.
   msgs = take(0)
 end
-finish(created)
+finish()
 local c = 0
 if created then c = 1 end
 return {'ok', c, attached, snapshot(), msgs}
@@ -252,7 +260,7 @@ if ARGV[6] == '1' or (ARGV[7] == '1' and #msgs > 0) then
   release(0)
   released = 1
 end
-finish(false)
+finish()
 return {'ok', msgs, r.st, r.cc, r.cr, released}
 `
 
@@ -262,7 +270,7 @@ if not load() then return 0 end
 local receiver = ARGV[3]
 if receiver ~= '' and r.rc == receiver and leased() then
   release(tonumber(ARGV[4]))
-  finish(false)
+  finish()
 end
 return 0
 `
@@ -289,7 +297,10 @@ if n > 0 then
     end
   end
   if #batch > 0 then redis.call('RPUSH', KQ, unpack(batch)) end
-  finish(true)
+  finish()
+  -- New keys live as long as the record (finish has set kt).
+  if have == 0 then redis.call('PEXPIREAT', KQ, r.kt) end
+  if first == 0 then ensureRoute(tonumber(r.kt)) end
 end
 return {'ok', receiver, ''}
 `
@@ -305,7 +316,7 @@ put('st', '2'); put('cc', ARGV[3]); put('cr', ARGV[4])
 put('cs', redis.call('GET', KSEQ) or '0')
 redis.call('SREM', KOPEN, id)
 setDeadline(now + idle)
-finish(true)
+finish()
 return {'ok', 1, snapshot()}
 `
 
@@ -317,13 +328,19 @@ return {'ok', snapshot()}
 
 // setValueLua: ARGV 3 key, 4 value ("" deletes). Reply: 'nf' | 'ok'.
 const setValueLua = `
-local ex = redis.call('HGET', KR, 'ex')
-if not ex then return 'nf' end
+local v = redis.call('HMGET', KR, 'ex', 'kt')
+if not v[1] then return 'nf' end
 if ARGV[4] == '' then
   redis.call('HDEL', KV, ARGV[3])
 else
   redis.call('HSET', KV, ARGV[3], ARGV[4])
-  ensure(KV, tonumber(ex) + keyTTL)
+  local kt = tonumber(v[2]) or 0
+  if kt >= tonumber(v[1]) + keyTTL then
+    redis.call('PEXPIREAT', KV, I(kt))
+  else
+    -- A record written before kt existed.
+    ensure(KV, tonumber(v[1]) + keyTTL)
+  end
 end
 return 'ok'
 `
