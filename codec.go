@@ -10,7 +10,7 @@ import (
 //
 //	kind byte | uvarint len(key) | key | body
 //
-// with body empty for a wake, a sequence of (uvarint len | message) for a
+// with body empty for a wake and a forget, a sequence of (uvarint len | message) for a
 // delivery, and (uvarint code | reason) for a close. A broadcast message is
 //
 //	'b' | uvarint len(origin node) | origin | message
@@ -20,6 +20,9 @@ const (
 	msgDeliver   = 'd'
 	msgClose     = 'c'
 	msgBroadcast = 'b'
+	// msgForget goes to every node on the broadcast channel: the session
+	// was closed or has expired (see knownSessions).
+	msgForget = 'x'
 )
 
 type nodeMessage struct {
@@ -47,6 +50,10 @@ func readString(b []byte) (string, []byte, error) {
 
 func encodeWake(key string) []byte {
 	return appendString([]byte{msgWake}, key)
+}
+
+func encodeForget(key string) []byte {
+	return appendString([]byte{msgForget}, key)
 }
 
 func encodeDeliver(key string, msgs []string) []byte {
@@ -78,7 +85,7 @@ func decodeNodeMessage(b []byte) (nodeMessage, error) {
 	}
 	m.key = key
 	switch m.kind {
-	case msgWake:
+	case msgWake, msgForget:
 	case msgDeliver:
 		for len(rest) > 0 {
 			var s string

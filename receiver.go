@@ -98,6 +98,13 @@ func (rt *route) attach(ctx context.Context, r *http.Request, id string, kind tr
 		return nil, storeErr("open session", err)
 	}
 	rc.attached = res.Attached
+	if res.Attached && res.Session.State == store.StateOpen {
+		meta := res.Session.Meta
+		if res.Created {
+			meta = req.Meta
+		}
+		rt.known.put(id, req.Owner, meta, time.Now())
+	}
 	if res.Created {
 		rc.created = true
 		if !rt.runOnOpen(rt.handle(ctx, id, id, req.Meta, opening)) {

@@ -46,6 +46,7 @@ type route struct {
 	transports map[string]transportFunc
 
 	recvSeq atomic.Uint64
+	known   knownSessions // sessions recently seen open, for Send
 
 	mu        sync.Mutex
 	receivers map[string]map[*receiver]struct{} // local attached or attaching receivers, by store key
@@ -400,20 +401,28 @@ func (rt *route) Receive(ctx context.Context, r *http.Request, id string, kind t
 
 // Send implements transports.Sessions: messages from xhr_send/jsonp_send.
 func (rt *route) Send(ctx context.Context, r *http.Request, id string, msgs []string) error {
-	rec, err := rt.store.Get(ctx, rt.name, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return transports.ErrNotFound
+	owner := rt.owner(r)
+	meta, ok := rt.known.get(id, owner, time.Now())
+	if !ok {
+		rec, err := rt.store.Get(ctx, rt.name, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return transports.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if rec.Owner != owner {
+			return transports.ErrNotFound // bound to another identity
+		}
+		if rec.State != store.StateOpen {
+			return nil // the protocol drops messages sent to a closed session
+		}
+		meta = rec.Meta
+		if rec.Node == "" {
+			rt.known.put(id, owner, meta, time.Now())
+		}
 	}
-	if err != nil {
-		return err
-	}
-	if rec.Owner != rt.owner(r) {
-		return transports.ErrNotFound // bound to another identity
-	}
-	if rec.State != store.StateOpen {
-		return nil // the protocol drops messages sent to a closed session
-	}
-	s := rt.handle(ctx, id, id, rec.Meta, nil)
+	s := rt.handle(ctx, id, id, meta, nil)
 	for _, m := range msgs {
 		if !rt.runOnMessage(s, m) {
 			return rt.closeSession(ctx, id, CodeServerError, "Internal error")
@@ -455,6 +464,7 @@ func (rt *route) closeSession(ctx context.Context, key string, code int, reason 
 		return storeErr("close", err)
 	}
 	if closed {
+		rt.forget(ctx, key)
 		rt.runOnClose(rt.handle(ctx, publicID(key), key, rec.Meta, nil))
 	}
 	switch {
@@ -464,6 +474,14 @@ func (rt *route) closeSession(ctx context.Context, key string, code int, reason 
 		return rt.toNode(ctx, nodeOf(rec.Receiver), encodeWake(key))
 	}
 	return nil
+}
+
+// forget tells every node that session key is no longer open.
+func (rt *route) forget(ctx context.Context, key string) {
+	rt.known.forget(key)
+	if err := rt.bus.Publish(ctx, rt.broadcastChannel(), encodeForget(key)); err != nil && ctx.Err() == nil {
+		rt.log.Warn("sockjs: announcing a closed session", "session", key, "err", err)
+	}
 }
 
 func (rt *route) runOnClose(s *Session) {
@@ -552,6 +570,8 @@ func (rt *route) onNodeMessage(payload []byte) {
 	switch m.kind {
 	case msgWake:
 		rt.wakeKey(m.key)
+	case msgForget:
+		rt.known.forget(m.key)
 	case msgDeliver:
 		if c := rt.conn(m.key); c != nil {
 			for _, msg := range m.msgs {
@@ -605,7 +625,8 @@ func (rt *route) reapLoop() {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case now := <-t.C:
+			rt.known.sweep(now)
 		}
 		for {
 			expired, err := rt.store.Reap(ctx, rt.name, 256)
@@ -621,6 +642,9 @@ func (rt *route) reapLoop() {
 				failing = false
 			}
 			for _, rec := range expired {
+				if rec.Node == "" && rec.State == store.StateOpen {
+					rt.forget(ctx, rec.ID) // a closed one was forgotten when it closed
+				}
 				if rec.State == store.StateOpen {
 					s := rt.handle(ctx, publicID(rec.ID), rec.ID, rec.Meta, nil)
 					s.final = &rec // its values stay readable in OnClose

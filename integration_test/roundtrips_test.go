@@ -48,7 +48,7 @@ func TestRedisRoundTrips(t *testing.T) {
 		}
 	})
 
-	measure("xhr-polling (send, poll)", 3, func() func() {
+	measure("xhr-polling (send, poll)", 2, func() func() {
 		id := newID()
 		poll(t, c.url(), "r", id)
 		send(t, c.url(), "r", id, `["warm-up"]`) // loads the scripts
@@ -63,7 +63,7 @@ func TestRedisRoundTrips(t *testing.T) {
 		}
 	})
 
-	measure("xhr-streaming (send, frame)", 4, func() func() {
+	measure("xhr-streaming (send, frame)", 2.7, func() func() {
 		id := newID()
 		st := openStream(t, c.nodes[0].url, "r", id)
 		st.next()
