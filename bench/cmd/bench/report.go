@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"os"
@@ -400,7 +401,12 @@ func redisBreakdown(runs map[int]Run) string {
 	for k := range sum {
 		keys = append(keys, k)
 	}
-	slices.SortFunc(keys, func(a, b string) int { return int(sum[b] - sum[a]) })
+	slices.SortFunc(keys, func(a, b string) int {
+		if sum[a] != sum[b] {
+			return cmp.Compare(sum[b], sum[a])
+		}
+		return strings.Compare(a, b)
+	})
 	var parts []string
 	for _, k := range keys {
 		parts = append(parts, fmt.Sprintf("`%s` %s", k, num(float64(sum[k])/float64(ops))))
