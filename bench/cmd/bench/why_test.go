@@ -111,6 +111,7 @@ func TestReportWhyColumn(t *testing.T) {
 		"| target | measured (median over rounds, min–max) | | why |",
 		"| xhr-polling-echo: server CPU/op ≤ 0.75× sockjs-go | 0.500× (0.500–0.500) | met |  |",
 		"| xhr-polling-echo: throughput ≥ 1.3× sockjs-go | 1.00× (1.00–1.00) | **missed** | The load generator's core was 95% busy",
+		"[optimisations.md](optimisations.md)",
 	} {
 		if !strings.Contains(report, want) {
 			t.Errorf("report lacks %q", want)
