@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"os"
@@ -99,23 +100,29 @@ func (i integrity) String() string {
 type target struct {
 	what, measured string
 	met            bool
-	known          bool // measured at all
+	known          bool   // measured at all
+	why            string // for a missed target: what this run's numbers show
+
+	kind     targetKind
+	sc       string // scenario
+	sys, ref string // the system checked and the one it is compared with
+	limit    float64
+	atMost   bool
 }
 
 func targets(doc resultsDoc, t table) []target {
 	var out []target
 	has := func(sc, sys string) bool { return len(t[sc][sys]) > 0 }
-	check := func(what string, v spread, limit float64, atMost bool, unit string) {
-		tg := target{what: what}
+	check := func(tg target, v spread, unit string) {
 		if !math.IsNaN(v.Med) {
 			tg.known = true
-			tg.met = v.Med <= limit
-			if !atMost {
-				tg.met = v.Med >= limit
-			}
+			tg.met = tg.meets(v.Med)
 			tg.measured = num(v.Med) + unit
 			if v.N > 1 {
 				tg.measured += fmt.Sprintf(" (%s–%s)", num(v.Min), num(v.Max))
+			}
+			if !tg.met {
+				tg.why = explain(doc, t, tg)
 			}
 		}
 		out = append(out, tg)
@@ -123,41 +130,49 @@ func targets(doc resultsDoc, t table) []target {
 	// Server CPU per operation.
 	for _, sc := range []string{"xhr-streaming-echo", "xhr-polling-echo", "broadcast-ws", "broadcast-ws-paced", "broadcast-xhr-streaming", "broadcast-xhr-streaming-paced", "idle-ws"} {
 		if has(sc, "ours") && has(sc, "sockjsgo") {
-			check(fmt.Sprintf("%s: server CPU/op ≤ 0.75× sockjs-go", sc), t.ratio(sc, "ours", "sockjsgo", cpuPerOp), 0.75, true, "×")
+			check(target{what: fmt.Sprintf("%s: server CPU/op ≤ 0.75× sockjs-go", sc), kind: kindCPU, sc: sc, sys: "ours", ref: "sockjsgo", limit: 0.75, atMost: true},
+				t.ratio(sc, "ours", "sockjsgo", cpuPerOp), "×")
 		}
 	}
 	if has("ws-echo", "ours") && has("ws-echo", "raw") {
-		check("ws-echo: server CPU/op ≤ 1.1× raw gorilla", t.ratio("ws-echo", "ours", "raw", cpuPerOp), 1.1, true, "×")
+		check(target{what: "ws-echo: server CPU/op ≤ 1.1× raw gorilla", kind: kindCPU, sc: "ws-echo", sys: "ours", ref: "raw", limit: 1.1, atMost: true},
+			t.ratio("ws-echo", "ours", "raw", cpuPerOp), "×")
 	}
 	for _, sc := range []string{"broadcast-ws", "broadcast-ws-paced"} {
 		if has(sc, "ours") && has(sc, "raw") {
-			check(sc+": server CPU/op ≤ 1.5× raw gorilla", t.ratio(sc, "ours", "raw", cpuPerOp), 1.5, true, "×")
+			check(target{what: sc + ": server CPU/op ≤ 1.5× raw gorilla", kind: kindCPU, sc: sc, sys: "ours", ref: "raw", limit: 1.5, atMost: true},
+				t.ratio(sc, "ours", "raw", cpuPerOp), "×")
 		}
 	}
 	// Throughput.
 	for _, sc := range doc.Meta.Scenarios {
 		if has(sc, "ours") && has(sc, "sockjsgo") {
-			check(fmt.Sprintf("%s: throughput ≥ 1.3× sockjs-go", sc), t.ratio(sc, "ours", "sockjsgo", throughput), 1.3, false, "×")
+			check(target{what: fmt.Sprintf("%s: throughput ≥ 1.3× sockjs-go", sc), kind: kindThroughput, sc: sc, sys: "ours", ref: "sockjsgo", limit: 1.3},
+				t.ratio(sc, "ours", "sockjsgo", throughput), "×")
 		}
 	}
 	if has("idle-ws", "ours") {
-		check("idle-ws: ≤ 20 KB resident per session", t.metric("idle-ws", "ours", func(r Run) float64 { return r.Result.RSSPer / 1024 }), 20, true, " KB")
+		check(target{what: "idle-ws: ≤ 20 KB resident per session", kind: kindRSS, sc: "idle-ws", sys: "ours", limit: 20, atMost: true},
+			t.metric("idle-ws", "ours", rssPerSessionKB), " KB")
 	}
 	// Cluster.
 	for _, sc := range []string{"xhr-polling-echo", "broadcast-ws", "broadcast-ws-paced", "broadcast-xhr-streaming", "broadcast-xhr-streaming-paced"} {
 		if has(sc, "cluster") && has(sc, "ours") {
-			check(fmt.Sprintf("%s: cluster throughput ≥ 0.5× single node", sc), t.ratio(sc, "cluster", "ours", throughput), 0.5, false, "×")
+			check(target{what: fmt.Sprintf("%s: cluster throughput ≥ 0.5× single node", sc), kind: kindCluster, sc: sc, sys: "cluster", ref: "ours", limit: 0.5},
+				t.ratio(sc, "cluster", "ours", throughput), "×")
 		}
 	}
 	for _, sc := range []string{"xhr-streaming-echo", "xhr-polling-echo", "broadcast-xhr-streaming", "broadcast-xhr-streaming-paced"} {
 		if has(sc, "cluster") {
-			check(fmt.Sprintf("%s: Redis round trips per delivered message ≤ 2", sc), t.metric(sc, "cluster", rttPerOp), 2, true, "")
+			check(target{what: fmt.Sprintf("%s: Redis round trips per delivered message ≤ 2", sc), kind: kindRedis, sc: sc, sys: "cluster", limit: 2, atMost: true},
+				t.metric(sc, "cluster", rttPerOp), "")
 		}
 	}
 	if has("ws-echo", "cluster") {
 		// Lease renewals run in the background whatever the traffic; any
 		// per-message Redis work shows up as ≥ 1 round trip per 100 messages.
-		check("ws-echo: Redis round trips per echoed message = 0 (< 0.01: background lease renewals only)", t.metric("ws-echo", "cluster", rttPerOp), 0.01, true, "")
+		check(target{what: "ws-echo: Redis round trips per echoed message = 0 (< 0.01: background lease renewals only)", kind: kindRedis, sc: "ws-echo", sys: "cluster", limit: 0.01, atMost: true},
+			t.metric("ws-echo", "cluster", rttPerOp), "")
 	}
 	return out
 }
@@ -171,6 +186,7 @@ func writeReport(dir string, doc resultsDoc) error {
 	p("# Benchmark: sockjs-cluster vs sockjs-go vs sockjs-node\n\n")
 	p("Generated by `bench/cmd/bench` from its own measurements (`results.json` beside this file); nothing here is edited by hand.\n\n")
 	p("![server CPU per operation and throughput relative to sockjs-go](chart.svg)\n\n")
+	p("What each optimisation of the server bought, measured with `bench/run.sh -quick` subsets before and after the change, is recorded by hand in [optimisations.md](optimisations.md).\n\n")
 	p("- **Date**: %s – %s (%s mode, %d round(s))\n", m.Date.UTC().Format("2006-01-02 15:04 MST"), m.Finished.UTC().Format("15:04 MST"), m.Mode.Name, m.Mode.Rounds)
 	p("- **Machine**: %s, %d cores, %s RAM, %s\n", m.CPUModel, m.Cores, m.MemTotal, m.Kernel)
 	p("- **Command**: `%s`\n", m.Command)
@@ -262,7 +278,7 @@ func writeReport(dir string, doc resultsDoc) error {
 	p("A c[2010] answer (\"Another connection still open\") to a client's own next poll or stream closes the session in sockjs-client; the load generator counts it and tries again, so a server answering many of them is measured on a conversation a browser would have abandoned (and each such answer is a cheap request). Losses are counted per session from sequence numbers: a message sent and never received is lost, one received twice is duplicated, one received after a later one is reordered.\n\n")
 
 	// Targets.
-	p("## Targets\n\n| target | measured (median over rounds, min–max) | |\n|---|---|---|\n")
+	p("## Targets\n\n| target | measured (median over rounds, min–max) | | why |\n|---|---|---|---|\n")
 	for _, tg := range targets(doc, t) {
 		verdict := "not measured"
 		if tg.known {
@@ -271,9 +287,9 @@ func writeReport(dir string, doc resultsDoc) error {
 				verdict = "met"
 			}
 		}
-		p("| %s | %s | %s |\n", tg.what, tg.measured, verdict)
+		p("| %s | %s | %s | %s |\n", tg.what, tg.measured, verdict, strings.ReplaceAll(tg.why, "|", "\\|"))
 	}
-	p("\nRatios are taken within each round (the two systems measured seconds apart, in turn) and then summarised over the rounds.\n\n")
+	p("\nRatios are taken within each round (the two systems measured seconds apart, in turn) and then summarised over the rounds. *Why* is worked out by the generator from this run's numbers (CPU shares, load average, Redis commandstats, the other systems in the same scenario) for each missed target; a met target has none.\n\n")
 
 	// Scenarios.
 	p("## Results\n\nMedian over rounds, (min–max) when rounds differ. *Server CPU/op* is the servers' utime+stime (`/proc/<pid>/stat`, all threads, every process of the system) during the measured window divided by the operations completed; *client CPU* is the load generator's share of its own CPU during the window (near 100%% means the numbers are bounded by the load generator, and the CPU/op column is the one to compare). RSS is `VmRSS` after the window.\n\n")
@@ -324,7 +340,7 @@ func writeReport(dir string, doc resultsDoc) error {
 				}).String())
 			}
 			if idle {
-				row = append(row, t.metric(scName, sys, func(r Run) float64 { return r.Result.RSSPer / 1024 }).String())
+				row = append(row, t.metric(scName, sys, rssPerSessionKB).String())
 			}
 			row = append(row,
 				t.metric(scName, sys, func(r Run) float64 { return float64(r.RSS) / (1 << 20) }).String(),
@@ -400,7 +416,12 @@ func redisBreakdown(runs map[int]Run) string {
 	for k := range sum {
 		keys = append(keys, k)
 	}
-	slices.SortFunc(keys, func(a, b string) int { return int(sum[b] - sum[a]) })
+	slices.SortFunc(keys, func(a, b string) int {
+		if sum[a] != sum[b] {
+			return cmp.Compare(sum[b], sum[a])
+		}
+		return strings.Compare(a, b)
+	})
 	var parts []string
 	for _, k := range keys {
 		parts = append(parts, fmt.Sprintf("`%s` %s", k, num(float64(sum[k])/float64(ops))))
