@@ -308,8 +308,8 @@ func (rc *receiver) Release(aborted bool) {
 		rc.renew.Stop()
 	}
 	rt.unregister(rc)
-	if !rc.attached {
-		return
+	if !rc.attached || (rc.released && !aborted) {
+		return // a poll that took its messages released the session with them
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(rc.ctx), rt.opts.WriteTimeout)
 	defer cancel()

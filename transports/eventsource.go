@@ -7,7 +7,7 @@ var eventSourcePrelude = []byte("\r\n")
 // EventSource serves GET /{server}/{session}/eventsource: each frame is one
 // server-sent event. Frames are JSON, so they never hold a raw newline.
 func EventSource(cfg *Config, s Sessions, w http.ResponseWriter, r *http.Request, id string) {
-	serveStream(cfg, s, w, r, id, "text/event-stream", eventSourcePrelude, appendEvent)
+	serveStream(cfg, s, w, r, id, eventType, eventSourcePrelude, appendEvent)
 }
 
 // appendEvent writes one frame as a server-sent event. sockjs-client runs

@@ -35,7 +35,7 @@ func HTMLFile(cfg *Config, s Sessions, w http.ResponseWriter, r *http.Request, i
 		prelude = append(prelude, ' ')
 	}
 	prelude = append(prelude, "\r\n\r\n"...)
-	serveStream(cfg, s, w, r, id, "text/html; charset=UTF-8", prelude, appendScript)
+	serveStream(cfg, s, w, r, id, htmlType, prelude, appendScript)
 }
 
 func appendScript(dst, f []byte) []byte {

@@ -12,7 +12,7 @@ import (
 // The receiver is released before the response is written, so the client's
 // next poll, which may arrive the instant this one ends, finds the session
 // free on whichever node it lands.
-func servePoll(cfg *Config, s Sessions, w http.ResponseWriter, r *http.Request, id, contentType string, wrap func(dst, f []byte) []byte) {
+func servePoll(cfg *Config, s Sessions, w http.ResponseWriter, r *http.Request, id string, contentType []string, wrap func(dst, f []byte) []byte) {
 	drainBody(r)
 	ctx := r.Context()
 	cfg.Prepare(w, r)
@@ -34,7 +34,7 @@ func servePoll(cfg *Config, s Sessions, w http.ResponseWriter, r *http.Request, 
 		return nil
 	})
 	h := w.Header()
-	h.Set("Content-Type", contentType)
+	h["Content-Type"] = contentType
 	httpx.NoCache(h)
 	h.Set("Content-Length", strconv.Itoa(len(out)))
 	ctl := http.NewResponseController(w)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 
 	"github.com/sockjs-cluster/sockjs/internal/frame"
 	"github.com/sockjs-cluster/sockjs/internal/httpx"
@@ -14,23 +15,61 @@ import (
 
 var errTooLarge = errors.New("transports: request body too large")
 
-// readBody reads a send request's body, refusing more than limit bytes
-// without reading past the limit.
-func readBody(r *http.Request, limit int64) ([]byte, error) {
+// bodyPool holds the buffers send bodies are read into: the messages are
+// copied out by the parser, so a buffer is free again once they are parsed.
+var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// maxPooledBody is the largest buffer kept for reuse.
+const maxPooledBody = 64 << 10
+
+// readBody reads a send request's body into a pooled buffer, refusing more
+// than limit bytes without reading past the limit. The caller hands the
+// buffer back with putBody once done with the bytes.
+func readBody(r *http.Request, limit int64) (*[]byte, error) {
 	if r.ContentLength > limit {
 		return nil, errTooLarge
 	}
+	bp := bodyPool.Get().(*[]byte)
 	if r.Body == nil {
-		return nil, nil
+		return bp, nil
 	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
-	if err != nil {
-		return nil, err
+	b := (*bp)[:0]
+	if n := r.ContentLength; n > int64(cap(b)) {
+		b = make([]byte, 0, n+1) // +1: room to see the end of the body
 	}
-	if int64(len(b)) > limit {
-		return nil, errTooLarge
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		room := cap(b) - len(b)
+		if over := int64(len(b)) + int64(room) - (limit + 1); over > 0 {
+			room -= int(over)
+		}
+		n, err := r.Body.Read(b[len(b) : len(b)+room])
+		b = b[:len(b)+n]
+		if int64(len(b)) > limit {
+			*bp = b
+			putBody(bp)
+			return nil, errTooLarge
+		}
+		if err == io.EOF {
+			*bp = b
+			return bp, nil
+		}
+		if err != nil {
+			*bp = b
+			putBody(bp)
+			return nil, err
+		}
 	}
-	return b, nil
+}
+
+func putBody(bp *[]byte) {
+	if cap(*bp) > maxPooledBody {
+		return
+	}
+	*bp = (*bp)[:0]
+	bodyPool.Put(bp)
 }
 
 // parseSendBody turns a send request's body into messages. A form-encoded
@@ -59,7 +98,7 @@ func isForm(contentType string) bool {
 // whether the messages were accepted (the caller writes the success answer).
 func serveSend(cfg *Config, s Sessions, w http.ResponseWriter, r *http.Request, id string, form bool) bool {
 	cfg.Prepare(w, r)
-	body, err := readBody(r, cfg.MaxBodySize)
+	bp, err := readBody(r, cfg.MaxBodySize)
 	switch {
 	case errors.Is(err, errTooLarge):
 		w.Header().Set("Connection", "close")
@@ -74,7 +113,8 @@ func serveSend(cfg *Config, s Sessions, w http.ResponseWriter, r *http.Request, 
 	if form {
 		ct = r.Header.Get("Content-Type")
 	}
-	msgs, err := parseSendBody(ct, body)
+	msgs, err := parseSendBody(ct, *bp)
+	putBody(bp)
 	if err != nil {
 		httpx.Text(w, http.StatusInternalServerError, err.Error())
 		return false
@@ -97,7 +137,7 @@ func XHRSend(cfg *Config, s Sessions, w http.ResponseWriter, r *http.Request, id
 		return
 	}
 	h := w.Header()
-	h.Set("Content-Type", "text/plain; charset=UTF-8")
+	h["Content-Type"] = plainType
 	httpx.NoCache(h)
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -110,7 +150,7 @@ func JSONPSend(cfg *Config, s Sessions, w http.ResponseWriter, r *http.Request, 
 		return
 	}
 	h := w.Header()
-	h.Set("Content-Type", "text/plain; charset=UTF-8")
+	h["Content-Type"] = plainType
 	h.Set("Content-Length", strconv.Itoa(2))
 	httpx.NoCache(h)
 	w.WriteHeader(http.StatusOK)

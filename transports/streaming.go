@@ -9,7 +9,7 @@ import (
 // serveStream writes frames to one long response until the response limit,
 // a close frame, or the client's departure. Each frame is flushed as its own
 // chunk. The prelude does not count towards the limit.
-func serveStream(cfg *Config, s Sessions, w http.ResponseWriter, r *http.Request, id, contentType string, prelude []byte, wrap func(dst, f []byte) []byte) {
+func serveStream(cfg *Config, s Sessions, w http.ResponseWriter, r *http.Request, id string, contentType []string, prelude []byte, wrap func(dst, f []byte) []byte) {
 	drainBody(r)
 	ctx := r.Context()
 	cfg.Prepare(w, r)
@@ -19,7 +19,7 @@ func serveStream(cfg *Config, s Sessions, w http.ResponseWriter, r *http.Request
 		return
 	}
 	h := w.Header()
-	h.Set("Content-Type", contentType)
+	h["Content-Type"] = contentType
 	httpx.NoCache(h)
 	ctl := http.NewResponseController(w)
 	writeDeadline(ctl, cfg.WriteTimeout)

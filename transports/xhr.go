@@ -1,8 +1,18 @@
 package transports
 
-import "net/http"
+import (
+	"net/http"
 
-const javascriptType = "application/javascript; charset=UTF-8"
+	"github.com/sockjs-cluster/sockjs/internal/httpx"
+)
+
+// Content types, as header values shared by every response (httpx.Value).
+var (
+	javascriptType = httpx.Value("application/javascript; charset=UTF-8")
+	plainType      = httpx.Value("text/plain; charset=UTF-8")
+	htmlType       = httpx.Value("text/html; charset=UTF-8")
+	eventType      = httpx.Value("text/event-stream")
+)
 
 // XHRPolling serves POST /{server}/{session}/xhr: one frame per response,
 // each followed by a newline.

@@ -14,8 +14,23 @@ const OneYear = 365 * 24 * time.Hour
 
 // NoCache forbids any caching: SockJS sends private data over GET.
 func NoCache(h http.Header) {
-	h.Set("Cache-Control", "no-store, no-cache, no-transform, must-revalidate, max-age=0")
+	h["Cache-Control"] = noCache
 }
+
+// Shared header values. Every response of the hot paths sets them, so they
+// are set as shared slices rather than allocated each time: net/http only
+// reads the values it is given, and Header.Add appends to a copy (each
+// slice is full). Nothing may write through them.
+var (
+	noCache    = []string{"no-store, no-cache, no-transform, must-revalidate, max-age=0"}
+	anyOrigin  = []string{"*"}
+	allowCreds = []string{"true"}
+	varyOrigin = []string{"Origin"}
+)
+
+// Value returns v as a header value slice to be shared by many responses
+// (see above); for the constant values of a package's hot paths.
+func Value(v string) []string { return []string{v} }
 
 // CacheForever makes a response cacheable for a year.
 func CacheForever(h http.Header) {
@@ -32,15 +47,19 @@ func CacheForever(h http.Header) {
 func CORS(h http.Header, r *http.Request, allowed func(origin string) bool) {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
-		h.Set("Access-Control-Allow-Origin", "*")
+		h["Access-Control-Allow-Origin"] = anyOrigin
 		return
 	}
 	if allowed != nil && !allowed(origin) {
 		return
 	}
-	h.Set("Access-Control-Allow-Origin", origin)
-	h.Set("Access-Control-Allow-Credentials", "true")
-	h.Add("Vary", "Origin")
+	h["Access-Control-Allow-Origin"] = []string{origin}
+	h["Access-Control-Allow-Credentials"] = allowCreds
+	if len(h["Vary"]) == 0 {
+		h["Vary"] = varyOrigin
+	} else {
+		h.Add("Vary", "Origin")
+	}
 	if rh := r.Header.Get("Access-Control-Request-Headers"); rh != "" {
 		h.Set("Access-Control-Allow-Headers", rh)
 	}

@@ -203,7 +203,7 @@ func main() {
 		redisBin:  "redis-server",
 	}
 	if *profile {
-		if err := runProfiles(ctx, e, m, *results, *out, time.Duration(*profileSecs)*time.Second); err != nil {
+		if err := runProfiles(ctx, e, m, *results, *out, time.Duration(*profileSecs)*time.Second, *scenarios); err != nil {
 			log.Fatal(err)
 		}
 		return
