@@ -28,7 +28,8 @@
 //     once, to the lease holder, in one total order per route: a sequence
 //     shared by unicast and broadcast messages. A session sees the broadcasts
 //     published after it was created and before it was closed, as long as it
-//     pulls within the broadcast log's retention.
+//     pulls within the broadcast log's retention. Messages a lease holder
+//     acknowledged (PullRequest.Ack) count as returned.
 //  4. A session whose receiver has been gone for its Idle duration (or whose
 //     lease has lapsed for that long) expires. Reap hands each expired
 //     session to exactly one caller, once, even across many nodes.
@@ -150,6 +151,10 @@ type OpenResult struct {
 	// Messages are the pulled messages, when Pull was asked and the caller
 	// attached, or the session is closed.
 	Messages []string
+	// Cursor is the session's position in the route's sequence after the
+	// call: every message of the session numbered up to it has been
+	// returned (see PushResult).
+	Cursor uint64
 }
 
 // PullRequest describes one Pull call by the lease holder.
@@ -163,9 +168,15 @@ type PullRequest struct {
 	// gives it up only when at least one message was taken.
 	Release       bool
 	ReleaseIfData bool
-	// Max bounds how many messages one call returns (0: no bound). The rest
-	// stay pending in order.
+	// Max bounds how many messages one call returns (0: no bound; negative:
+	// none, the call renews, acknowledges or releases only). The rest stay
+	// pending in order.
 	Max int
+	// Ack acknowledges the session's messages numbered up to it: the lease
+	// holder delivered them itself, having learnt of them from their sender
+	// (see PushResult). They are dropped, and the cursor moves to Ack, before
+	// the call takes anything. An Ack at or behind the cursor does nothing.
+	Ack uint64
 }
 
 // PullResult is what Pull returned.
@@ -177,6 +188,8 @@ type PullResult struct {
 	CloseCode   int
 	CloseReason string
 	Released    bool
+	// Cursor is as in OpenResult.
+	Cursor uint64
 }
 
 // PushResult tells the sender whom to wake.
@@ -187,6 +200,15 @@ type PushResult struct {
 	// Session.Node): nothing was stored, the caller must deliver the
 	// messages to that node itself.
 	Node string
+	// First is the sequence number of the first stored message; the others
+	// follow it without gaps. Prev is the highest sequence number the
+	// session had been given before them (pending or already returned). A
+	// lease holder whose cursor (OpenResult.Cursor, PullResult.Cursor, or
+	// the last message it delivered this way) is at least Prev may deliver
+	// these messages itself, in order, straight from the sender, and
+	// acknowledge them later (PullRequest.Ack) instead of pulling them.
+	// Both are zero when nothing was stored.
+	First, Prev uint64
 }
 
 // Store is the session store contract. See the package documentation for

@@ -223,6 +223,7 @@ func (s *Store) Open(ctx context.Context, routeName, id string, req store.OpenRe
 		res.Messages = r.take(ss, 0)
 	}
 	res.Session = r.snapshot(ss, now)
+	res.Cursor = ss.cursor
 	return res, nil
 }
 
@@ -257,7 +258,16 @@ func (s *Store) Pull(ctx context.Context, routeName, id string, req store.PullRe
 	if ss.state == store.StateOpen {
 		r.setDeadline(ss, ss.leaseUntil.Add(ss.idle))
 	}
-	res := store.PullResult{Messages: r.take(ss, req.Max)}
+	if req.Ack > ss.cursor {
+		ss.cursor = req.Ack
+	}
+	var res store.PullResult
+	if req.Max >= 0 {
+		res.Messages = r.take(ss, req.Max)
+	} else {
+		r.dropAcked(ss)
+	}
+	res.Cursor = ss.cursor
 	if req.Release || (req.ReleaseIfData && len(res.Messages) > 0) {
 		r.release(ss, now, 0)
 		res.Released = true
@@ -315,6 +325,17 @@ func (s *Store) Push(ctx context.Context, routeName, id string, msgs []string) (
 	if ss.queue.len()+len(msgs) > s.opts.MaxQueue {
 		return store.PushResult{}, fmt.Errorf("memory: push %s/%s: %d unread: %w", routeName, id, ss.queue.len(), store.ErrQueueFull)
 	}
+	if len(msgs) == 0 {
+		return res, nil
+	}
+	res.Prev = ss.cursor
+	if n := ss.queue.len(); n > 0 {
+		res.Prev = max(res.Prev, ss.queue.at(n-1).seq)
+	}
+	if n := r.log.len(); n > 0 {
+		res.Prev = max(res.Prev, r.log.at(n-1).seq)
+	}
+	res.First = r.seq + 1
 	for _, m := range msgs {
 		r.seq++
 		ss.queue.push(queued{seq: r.seq, msg: m})
@@ -535,6 +556,7 @@ func (r *route) take(ss *session, max int) []string {
 	if ss.state == store.StateClosed {
 		limit = ss.closedSeq
 	}
+	r.dropAcked(ss)
 	// First log entry past the cursor.
 	li := sort.Search(r.log.len(), func(i int) bool { return r.log.at(i).seq > ss.cursor })
 	var out []string
@@ -564,6 +586,14 @@ func (r *route) take(ss *session, max int) []string {
 		}
 	}
 	return out
+}
+
+// dropAcked drops the queued messages at or behind the cursor: those a
+// receiver acknowledged (PullRequest.Ack).
+func (r *route) dropAcked(ss *session) {
+	for ss.queue.len() > 0 && ss.queue.at(0).seq <= ss.cursor {
+		ss.queue.pop()
+	}
 }
 
 // snapshot copies the session's record out.

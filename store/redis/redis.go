@@ -379,16 +379,18 @@ func (s *Store) Open(ctx context.Context, route, id string, req store.OpenReques
 		}
 		res.Session = sess
 		return res, sentinel(w, store.ErrReceiverBusy)
-	case st == "ok" && len(a) == 5:
+	case st == "ok" && len(a) == 6:
 		created, ok1 := asInt(a[1])
 		attached, ok2 := asInt(a[2])
 		f, _ := a[3].([]any)
 		sess, ok3 := snapshot(route, id, f)
 		msgs, ok4 := asStrings(a[4])
-		if !ok1 || !ok2 || !ok3 || !ok4 {
+		cursor, ok5 := asInt(a[5])
+		if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || cursor < 0 {
 			return store.OpenResult{}, badReply(w, v)
 		}
 		res.Session, res.Created, res.Attached, res.Messages = sess, created == 1, attached == 1, msgs
+		res.Cursor = uint64(cursor)
 		return res, nil
 	}
 	return res, badReply(w, v)
@@ -402,7 +404,7 @@ func (s *Store) Pull(ctx context.Context, route, id string, req store.PullReques
 	w := what("pull", route, id)
 	v, err := s.run(ctx, w, scriptPull, s.sessionKeys(route, id),
 		s.keyTTL, id, req.Receiver, millis(req.Lease), millis(req.Idle),
-		flag(req.Release), flag(req.ReleaseIfData), max(req.Max, 0))
+		flag(req.Release), flag(req.ReleaseIfData), max(req.Max, -1), req.Ack)
 	if err != nil {
 		return store.PullResult{}, err
 	}
@@ -412,16 +414,17 @@ func (s *Store) Pull(ctx context.Context, route, id string, req store.PullReques
 		return store.PullResult{}, sentinel(w, store.ErrNotFound)
 	case st == "nr":
 		return store.PullResult{}, sentinel(w, store.ErrNotReceiver)
-	case st == "ok" && len(a) == 6:
+	case st == "ok" && len(a) == 7:
 		msgs, ok1 := asStrings(a[1])
 		state, ok2 := asState(a[2])
 		code, ok3 := asInt(a[3])
 		reason, ok4 := a[4].(string)
 		released, ok5 := asInt(a[5])
-		if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 {
+		cursor, ok6 := asInt(a[6])
+		if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || cursor < 0 {
 			break
 		}
-		res := store.PullResult{Messages: msgs, State: state, Released: released == 1}
+		res := store.PullResult{Messages: msgs, State: state, Released: released == 1, Cursor: uint64(cursor)}
 		if state == store.StateClosed {
 			res.CloseCode, res.CloseReason = int(code), reason
 		}
@@ -460,11 +463,13 @@ func (s *Store) Push(ctx context.Context, route, id string, msgs []string) (stor
 	case st == "full" && len(a) == 2:
 		n, _ := asInt(a[1])
 		return store.PushResult{}, fmt.Errorf("redisstore: %s: %d unread: %w", w, n, store.ErrQueueFull)
-	case st == "ok" && len(a) == 3:
+	case st == "ok" && len(a) == 5:
 		receiver, ok1 := a[1].(string)
 		node, ok2 := a[2].(string)
-		if ok1 && ok2 {
-			return store.PushResult{Receiver: receiver, Node: node}, nil
+		first, ok3 := asInt(a[3])
+		prev, ok4 := asInt(a[4])
+		if ok1 && ok2 && ok3 && ok4 && first >= 0 && prev >= 0 {
+			return store.PushResult{Receiver: receiver, Node: node, First: uint64(first), Prev: uint64(prev)}, nil
 		}
 	}
 	return store.PushResult{}, badReply(w, v)

@@ -174,6 +174,8 @@ local function take(max)
     end
   end
   nextQ(); nextL()
+  -- Queued messages at or behind the cursor were acknowledged: drop them.
+  while qs and qs <= cursor do qi = qi + 1; nextQ() end
   while max <= 0 or #out < max do
     if qs and (not ls or qs < ls) then
       out[#out + 1] = qm; cursor = qs; qi = qi + 1; nextQ()
@@ -190,6 +192,18 @@ local function take(max)
   return out
 end
 
+-- dropAcked drops queued messages at or behind the cursor (acknowledged
+-- ones), up to 128 per call; take drops the rest.
+local function dropAcked()
+  local cu = tonumber(r.cu)
+  local k = 0
+  for _, e in ipairs(redis.call('LRANGE', KQ, 0, 127)) do
+    if parse(e) > cu then break end
+    k = k + 1
+  end
+  if k > 0 then redis.call('LTRIM', KQ, k, -1) end
+end
+
 -- snapshot is the session as the Go side reads it:
 -- {state, code, reason, live receiver, node, meta, created, values...}.
 local function snapshot()
@@ -202,7 +216,7 @@ end
 
 // openLua: ARGV 3 create, 4 meta, 5 node, 6 idle, 7 receiver, 8 lease,
 // 9 pull, 10 releaseIfData, 11 owner.
-// Reply: {'nf'} | {'busy', snapshot} | {'ok', created, attached, snapshot, messages}.
+// Reply: {'nf'} | {'busy', snapshot} | {'ok', created, attached, snapshot, messages, cursor}.
 const openLua = `
 local created = false
 if load() then
@@ -241,11 +255,12 @@ end
 finish()
 local c = 0
 if created then c = 1 end
-return {'ok', c, attached, snapshot(), msgs}
+return {'ok', c, attached, snapshot(), msgs, r.cu}
 `
 
-// pullLua: ARGV 3 receiver, 4 lease, 5 idle, 6 release, 7 releaseIfData, 8 max.
-// Reply: {'nf'} | {'nr'} | {'ok', messages, state, code, reason, released}.
+// pullLua: ARGV 3 receiver, 4 lease, 5 idle, 6 release, 7 releaseIfData,
+// 8 max (negative: take nothing), 9 ack.
+// Reply: {'nf'} | {'nr'} | {'ok', messages, state, code, reason, released, cursor}.
 const pullLua = `
 if not load() then return {'nf'} end
 local receiver = ARGV[3]
@@ -254,14 +269,17 @@ local lease, idle = tonumber(ARGV[4]), tonumber(ARGV[5])
 if idle > 0 then put('id', I(idle)) end
 if lease > 0 then put('lu', I(now + lease)) end
 if r.st == '1' then setDeadline(tonumber(r.lu) + tonumber(r.id)) end
-local msgs = take(tonumber(ARGV[8]))
+local ack = tonumber(ARGV[9])
+if ack > tonumber(r.cu) then put('cu', I(ack)) end
+local max, msgs = tonumber(ARGV[8]), {}
+if max >= 0 then msgs = take(max) else dropAcked() end
 local released = 0
 if ARGV[6] == '1' or (ARGV[7] == '1' and #msgs > 0) then
   release(0)
   released = 1
 end
 finish()
-return {'ok', msgs, r.st, r.cc, r.cr, released}
+return {'ok', msgs, r.st, r.cc, r.cr, released, r.cu}
 `
 
 // releaseLua: ARGV 3 receiver, 4 idle. Reply: 0.
@@ -276,18 +294,27 @@ return 0
 `
 
 // pushLua: ARGV 3 max queue, 4... messages.
-// Reply: {'nf'} | {'closed'} | {'full', unread} | {'ok', receiver, node}.
+// Reply: {'nf'} | {'closed'} | {'full', unread} | {'ok', receiver, node, first, prev}.
 const pushLua = `
 if not load() then return {'nf'} end
 if r.st ~= '1' then return {'closed'} end
 local receiver = ''
 if leased() then receiver = r.rc end
-if r.nd ~= '' then return {'ok', receiver, r.nd} end
+if r.nd ~= '' then return {'ok', receiver, r.nd, '0', '0'} end
 local n = #ARGV - 3
+local first, prev = 0, 0
 if n > 0 then
   local have = redis.call('LLEN', KQ)
   if have + n > tonumber(ARGV[3]) then return {'full', have} end
-  local first = redis.call('INCRBY', KSEQ, n) - n
+  -- prev: the highest sequence number the session was given so far.
+  prev = tonumber(r.cu)
+  if have > 0 then
+    local tail = parse(redis.call('LINDEX', KQ, -1))
+    prev = math.max(prev, tail)
+  end
+  local lt = redis.call('ZRANGE', KLOG, -1, -1, 'WITHSCORES')
+  if lt[2] then prev = math.max(prev, tonumber(lt[2])) end
+  first = redis.call('INCRBY', KSEQ, n) - n
   local batch = {}
   for i = 1, n do
     batch[#batch + 1] = I(first + i) .. ':' .. ARGV[3 + i]
@@ -301,8 +328,9 @@ if n > 0 then
   -- New keys live as long as the record (finish has set kt).
   if have == 0 then redis.call('PEXPIREAT', KQ, r.kt) end
   if first == 0 then ensureRoute(tonumber(r.kt)) end
+  first = first + 1
 end
-return {'ok', receiver, ''}
+return {'ok', receiver, '', I(first), I(prev)}
 `
 
 // closeLua: ARGV 3 code, 4 reason, 5 idle.

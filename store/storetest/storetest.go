@@ -610,18 +610,91 @@ var pushTests = []test{
 	{"ResultNamesReceiver", func(t *testing.T, s store.Store) {
 		n := newNames(t)
 		create(t, s, n.route, n.id("a"))
-		if res := push(t, s, n.route, n.id("a"), "1"); res != (store.PushResult{}) {
-			t.Fatalf("Push without receiver = %+v, want zero", res)
+		if res := push(t, s, n.route, n.id("a"), "1"); res.Receiver != "" || res.Node != "" {
+			t.Fatalf("Push without receiver = %+v, want no receiver, no node", res)
 		}
 		attach(t, s, n.route, n.id("a"), "r1")
-		if res := push(t, s, n.route, n.id("a"), "2"); res != (store.PushResult{Receiver: "r1"}) {
+		if res := push(t, s, n.route, n.id("a"), "2"); res.Receiver != "r1" || res.Node != "" {
 			t.Fatalf("Push with receiver = %+v, want Receiver r1", res)
 		}
 		if err := s.Release(bg, n.route, n.id("a"), "r1", long); err != nil {
 			t.Fatalf("Release: %v", err)
 		}
-		if res := push(t, s, n.route, n.id("a"), "3"); res != (store.PushResult{}) {
-			t.Fatalf("Push after Release = %+v, want zero", res)
+		if res := push(t, s, n.route, n.id("a"), "3"); res.Receiver != "" || res.Node != "" {
+			t.Fatalf("Push after Release = %+v, want no receiver, no node", res)
+		}
+	}},
+	{"SequenceNumbers", func(t *testing.T, s store.Store) {
+		// First and Prev let a receiver tell whether a push follows what it
+		// has delivered with nothing in between.
+		n := newNames(t)
+		create(t, s, n.route, n.id("other"))
+		res, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Create: true, Idle: long, Receiver: "r1", Lease: long, Pull: true})
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		c := res.Cursor
+		p1 := push(t, s, n.route, n.id("a"), "a", "b")
+		if p1.Prev != c || p1.First <= c {
+			t.Fatalf("first Push = %+v after cursor %d, want Prev %d, First after it", p1, c, c)
+		}
+		push(t, s, n.route, n.id("other"), "x") // another session's number
+		p2 := push(t, s, n.route, n.id("a"), "c")
+		if p2.Prev != p1.First+1 || p2.First <= p2.Prev+1 {
+			t.Fatalf("second Push = %+v after %+v, want Prev %d and a gap for the other session", p2, p1, p1.First+1)
+		}
+		publish(t, s, n.route, "news")
+		p3 := push(t, s, n.route, n.id("a"), "d")
+		if p3.Prev <= p2.First || p3.First != p3.Prev+1 {
+			t.Fatalf("Push after a broadcast = %+v, want Prev at the broadcast (after %d), First right after", p3, p2.First)
+		}
+		got := pull(t, s, n.route, n.id("a"), store.PullRequest{Receiver: "r1"})
+		if !equalMsgs(got.Messages, []string{"a", "b", "c", "news", "d"}) || got.Cursor != p3.First {
+			t.Fatalf("Pull = %q cursor %d, want a b c news d, cursor %d", got.Messages, got.Cursor, p3.First)
+		}
+		p4 := push(t, s, n.route, n.id("a"), "e")
+		if p4.Prev != got.Cursor {
+			t.Fatalf("Push after a Pull = %+v, want Prev %d (the cursor)", p4, got.Cursor)
+		}
+	}},
+	{"Ack", func(t *testing.T, s store.Store) {
+		n := newNames(t)
+		res, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Create: true, Idle: long, Receiver: "r1", Lease: long, Pull: true})
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		p1 := push(t, s, n.route, n.id("a"), "a", "b")
+		p2 := push(t, s, n.route, n.id("a"), "c")
+		if p1.Prev != res.Cursor || p2.Prev != p1.First+1 {
+			t.Fatalf("pushes %+v %+v after cursor %d", p1, p2, res.Cursor)
+		}
+		// The receiver delivered a and b from the pushes themselves.
+		got := pull(t, s, n.route, n.id("a"), store.PullRequest{Receiver: "r1", Ack: p1.First + 1})
+		if !equalMsgs(got.Messages, []string{"c"}) || got.Cursor != p2.First {
+			t.Fatalf("Pull(Ack b) = %q cursor %d, want c, cursor %d", got.Messages, got.Cursor, p2.First)
+		}
+		// An old Ack changes nothing.
+		push(t, s, n.route, n.id("a"), "d")
+		pullExpect(t, s, n.route, n.id("a"), "r1", "d")
+		push(t, s, n.route, n.id("a"), "e")
+		got = pull(t, s, n.route, n.id("a"), store.PullRequest{Receiver: "r1", Ack: p1.First})
+		if !equalMsgs(got.Messages, []string{"e"}) {
+			t.Fatalf("Pull(old Ack) = %q, want e", got.Messages)
+		}
+		// Acknowledging and releasing without taking: what was not
+		// acknowledged stays for the next receiver.
+		p5 := push(t, s, n.route, n.id("a"), "f")
+		push(t, s, n.route, n.id("a"), "g")
+		got = pull(t, s, n.route, n.id("a"), store.PullRequest{Receiver: "r1", Ack: p5.First, Release: true, Max: -1})
+		if len(got.Messages) != 0 || !got.Released || got.Cursor != p5.First {
+			t.Fatalf("Pull(Ack f, Release, Max -1) = %+v, want nothing taken, released, cursor %d", got, p5.First)
+		}
+		if r := get(t, s, n.route, n.id("a")).Receiver; r != "" {
+			t.Fatalf("Receiver = %q after the release", r)
+		}
+		res, err = s.Open(bg, n.route, n.id("a"), store.OpenRequest{Receiver: "r2", Lease: long, Pull: true})
+		if err != nil || !equalMsgs(res.Messages, []string{"g"}) {
+			t.Fatalf("next receiver's Open = %q, %v; want g", res.Messages, err)
 		}
 	}},
 	{"ClosedAndAbsent", func(t *testing.T, s store.Store) {
