@@ -10,7 +10,9 @@ import (
 //
 //	kind byte | uvarint len(key) | key | body
 //
-// with body empty for a wake and a forget, a sequence of (uvarint len | message) for a
+// with body empty for a wake and a forget, (uvarint len | receiver,
+// uvarint first, uvarint prev, then the messages as for a delivery) for an
+// offer, a sequence of (uvarint len | message) for a
 // delivery, and (uvarint code | reason) for a close. A broadcast message is
 //
 //	'b' | uvarint len(origin node) | origin | message
@@ -23,6 +25,9 @@ const (
 	// msgForget goes to every node on the broadcast channel: the session
 	// was closed or has expired (see knownSessions).
 	msgForget = 'x'
+	// msgOffer hands a receiver the messages just pushed to its session
+	// (see receiver.offer).
+	msgOffer = 'o'
 )
 
 type nodeMessage struct {
@@ -31,6 +36,9 @@ type nodeMessage struct {
 	msgs   []string
 	code   int
 	reason string
+	// offers
+	receiver    string
+	first, prev uint64
 }
 
 var errBadMessage = errors.New("sockjs: malformed bus message")
@@ -68,6 +76,34 @@ func encodeDeliver(key string, msgs []string) []byte {
 	return b
 }
 
+func encodeOffer(key, receiver string, first, prev uint64, msgs []string) []byte {
+	n := 1 + 10 + len(key) + 10 + len(receiver) + 20
+	for _, m := range msgs {
+		n += 10 + len(m)
+	}
+	b := appendString(append(make([]byte, 0, n), msgOffer), key)
+	b = appendString(b, receiver)
+	b = binary.AppendUvarint(b, first)
+	b = binary.AppendUvarint(b, prev)
+	for _, m := range msgs {
+		b = appendString(b, m)
+	}
+	return b
+}
+
+func readMessages(rest []byte) ([]string, error) {
+	var msgs []string
+	for len(rest) > 0 {
+		s, r, err := readString(rest)
+		if err != nil {
+			return nil, err
+		}
+		msgs = append(msgs, s)
+		rest = r
+	}
+	return msgs, nil
+}
+
 func encodeClose(key string, code int, reason string) []byte {
 	b := appendString([]byte{msgClose}, key)
 	b = binary.AppendUvarint(b, uint64(code))
@@ -87,12 +123,26 @@ func decodeNodeMessage(b []byte) (nodeMessage, error) {
 	switch m.kind {
 	case msgWake, msgForget:
 	case msgDeliver:
-		for len(rest) > 0 {
-			var s string
-			if s, rest, err = readString(rest); err != nil {
-				return m, err
-			}
-			m.msgs = append(m.msgs, s)
+		if m.msgs, err = readMessages(rest); err != nil {
+			return m, err
+		}
+	case msgOffer:
+		if m.receiver, rest, err = readString(rest); err != nil {
+			return m, err
+		}
+		var k int
+		if m.first, k = binary.Uvarint(rest); k <= 0 {
+			return m, errBadMessage
+		}
+		rest = rest[k:]
+		if m.prev, k = binary.Uvarint(rest); k <= 0 {
+			return m, errBadMessage
+		}
+		if m.msgs, err = readMessages(rest[k:]); err != nil {
+			return m, err
+		}
+		if len(m.msgs) == 0 || m.first == 0 {
+			return m, errBadMessage
 		}
 	case msgClose:
 		code, k := binary.Uvarint(rest)

@@ -1,6 +1,7 @@
 package sockjs
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -77,6 +78,8 @@ func FuzzNodeMessage(f *testing.F) {
 	f.Add(encodeDeliver("abc", []string{"x", "", "yz"}))
 	f.Add(encodeClose("abc", 3000, "Go away!"))
 	f.Add([]byte{msgDeliver, 200})
+	f.Add(encodeForget("abc"))
+	f.Add(encodeOffer("abc", "node/1", 7, 5, []string{"x", ""}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := decodeNodeMessage(b)
 		if err != nil {
@@ -91,9 +94,14 @@ func FuzzNodeMessage(f *testing.F) {
 			again = encodeDeliver(m.key, m.msgs)
 		case msgClose:
 			again = encodeClose(m.key, m.code, m.reason)
+		case msgForget:
+			again = encodeForget(m.key)
+		case msgOffer:
+			again = encodeOffer(m.key, m.receiver, m.first, m.prev, m.msgs)
 		}
 		m2, err := decodeNodeMessage(again)
-		if err != nil || m2.key != m.key || m2.code != m.code || m2.reason != m.reason || len(m2.msgs) != len(m.msgs) {
+		if err != nil || m2.key != m.key || m2.code != m.code || m2.reason != m.reason || !slices.Equal(m2.msgs, m.msgs) ||
+			m2.receiver != m.receiver || m2.first != m.first || m2.prev != m.prev {
 			t.Fatalf("round trip of %q: %+v vs %+v (%v)", b, m, m2, err)
 		}
 	})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/sockjs-cluster/sockjs/store"
@@ -32,7 +33,30 @@ type receiver struct {
 	fixed    *transports.Batch // the only answer (refusals)
 	hb       *time.Timer       // heartbeat: silence since the last frame
 	renew    *time.Ticker      // lease renewal
+
+	// cursor is the sequence number of the last message this receiver has
+	// handed its transport; acked is where the store's cursor is, as far as
+	// the receiver knows. Messages in between were taken from offers and
+	// are acknowledged by the next pull or the release.
+	cursor, acked uint64
+	unacked       int
+
+	mu     sync.Mutex
+	offers []pushed // from senders, in arrival order
+	stale  bool     // woken for something offers do not carry: pull
 }
+
+// pushed is a push's messages offered to the session's receiver by the
+// sender (see store.PushResult).
+type pushed struct {
+	first, prev uint64
+	msgs        []string
+}
+
+// ackEvery bounds the messages a streaming receiver takes from offers
+// before it acknowledges them to the store (they stay queued there until
+// then).
+const ackEvery = 64
 
 var closeAnother = &transports.Close{Code: CodeAnotherConnection, Reason: "Another connection still open"}
 
@@ -122,6 +146,7 @@ func (rt *route) attach(ctx context.Context, r *http.Request, id string, kind tr
 		return rc, nil
 	}
 	rc.pending = res.Messages
+	rc.cursor, rc.acked = res.Cursor, res.Cursor
 	if len(res.Messages) > 0 && kind == transports.KindPolling {
 		rc.released = true
 	}
@@ -212,7 +237,57 @@ func (rt *route) unregister(rc *receiver) {
 	rt.mu.Unlock()
 }
 
+// offer hands the receiver messages a sender has just pushed; it writes
+// them itself when nothing it has not seen came before them, and pulls
+// otherwise.
+func (rc *receiver) offer(p pushed) {
+	rc.mu.Lock()
+	rc.offers = append(rc.offers, p)
+	rc.mu.Unlock()
+	rc.signal()
+}
+
+// takeOffers returns, in order, the offered messages that follow the
+// cursor without a gap, and moves the cursor past them. gap reports an
+// offer that something unseen precedes (an earlier push whose offer is
+// late or lost, or a broadcast), or a wake-up for something else: the
+// store has it all.
+func (rc *receiver) takeOffers() (msgs []string, gap bool) {
+	rc.mu.Lock()
+	offers, gap := rc.offers, rc.stale
+	rc.offers, rc.stale = nil, false
+	rc.mu.Unlock()
+	if gap {
+		return nil, true
+	}
+	for _, p := range offers {
+		last := p.first + uint64(len(p.msgs)) - 1
+		if last <= rc.cursor {
+			continue // pulled already
+		}
+		if p.prev > rc.cursor {
+			return msgs, true
+		}
+		skip := 0
+		if p.first <= rc.cursor {
+			skip = int(rc.cursor - p.first + 1)
+		}
+		msgs = append(msgs, p.msgs[skip:]...)
+		rc.unacked += len(p.msgs) - skip
+		rc.cursor = last
+	}
+	return msgs, false
+}
+
+// wakeUp tells the receiver that the store has something for it.
 func (rc *receiver) wakeUp() {
+	rc.mu.Lock()
+	rc.stale = true
+	rc.mu.Unlock()
+	rc.signal()
+}
+
+func (rc *receiver) signal() {
 	select {
 	case rc.wake <- struct{}{}:
 	default:
@@ -246,8 +321,18 @@ func (rc *receiver) Next(ctx context.Context) (transports.Batch, error) {
 	}
 	hb, renew := rc.hb, rc.renew
 	for {
+		// Where to go back to should the store fail before the offered
+		// messages are handed over.
+		mark, markUnacked := rc.cursor, rc.unacked
 		select {
 		case <-rc.wake:
+			msgs, gap := rc.takeOffers()
+			if len(msgs) > 0 && !gap && (polling || rc.unacked < ackEvery) {
+				// The release, or a later pull, acknowledges them.
+				b.Messages = msgs
+				return b, nil
+			}
+			b.Messages = msgs // and the store's, after them
 		case <-renew.C:
 		case <-hb.C:
 			return transports.Batch{Heartbeat: true}, nil
@@ -264,6 +349,7 @@ func (rc *receiver) Next(ctx context.Context) (transports.Batch, error) {
 			Lease:         opts.ReceiverLease,
 			Idle:          opts.DisconnectDelay,
 			ReleaseIfData: polling,
+			Ack:           rc.cursor,
 		})
 		switch {
 		case err == nil:
@@ -273,15 +359,21 @@ func (rc *receiver) Next(ctx context.Context) (transports.Batch, error) {
 			rc.attached = false
 			return transports.Batch{Close: &transports.Close{Code: CodeInterrupted, Reason: "Connection interrupted"}}, nil
 		default:
+			rc.cursor, rc.unacked = mark, markUnacked
 			rc.rt.log.Warn("sockjs: reading session", "session", rc.key, "err", err)
 			return transports.Batch{Close: &transports.Close{Code: CodeServerError, Reason: "Session store unavailable"}}, nil
 		}
 		if res.Released {
 			rc.released = true
 		}
+		rc.cursor, rc.acked, rc.unacked = res.Cursor, res.Cursor, 0
 		closed := res.State == store.StateClosed
-		if len(res.Messages) > 0 {
-			b.Messages = res.Messages
+		if len(res.Messages) > 0 || len(b.Messages) > 0 {
+			b.Messages = append(b.Messages, res.Messages...)
+			if polling && !res.Released {
+				// Messages from offers only: the release acknowledges them.
+				return b, nil
+			}
 			if closed && !polling {
 				b.Close = &transports.Close{Code: res.CloseCode, Reason: res.CloseReason}
 			}
@@ -313,16 +405,28 @@ func (rc *receiver) Release(aborted bool) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(rc.ctx), rt.opts.WriteTimeout)
 	defer cancel()
+	if !rc.released {
+		var err error
+		if rc.cursor > rc.acked {
+			// Acknowledge what came from offers, and let go, in one step.
+			_, err = rt.store.Pull(ctx, rt.name, rc.key, store.PullRequest{
+				Receiver: rc.name, Idle: rt.opts.DisconnectDelay, Ack: rc.cursor, Release: true, Max: -1,
+			})
+			if errors.Is(err, store.ErrNotReceiver) {
+				err = nil // the lease lapsed: nothing to give up
+			}
+		} else {
+			err = rt.store.Release(ctx, rt.name, rc.key, rc.name, rt.opts.DisconnectDelay)
+		}
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			rt.log.Warn("sockjs: releasing session", "session", rc.key, "err", err)
+		}
+	}
 	if aborted {
 		// The client vanished mid-response: what it was sent may be lost,
 		// so the session ends (the protocol's "Connection interrupted").
 		if err := rt.closeSession(ctx, rc.key, CodeInterrupted, "Connection interrupted"); err != nil && !errors.Is(err, ErrSessionNotFound) {
 			rt.log.Warn("sockjs: closing interrupted session", "session", rc.key, "err", err)
-		}
-	}
-	if !rc.released {
-		if err := rt.store.Release(ctx, rt.name, rc.key, rc.name, rt.opts.DisconnectDelay); err != nil && !errors.Is(err, store.ErrNotFound) {
-			rt.log.Warn("sockjs: releasing session", "session", rc.key, "err", err)
 		}
 	}
 }

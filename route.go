@@ -446,10 +446,46 @@ func (rt *route) push(ctx context.Context, key string, msgs []string) error {
 	switch {
 	case res.Node != "":
 		return rt.toNode(ctx, res.Node, encodeDeliver(key, msgs))
+	case res.Receiver != "" && res.First != 0:
+		// The receiver may write these itself rather than pull them.
+		node := nodeOf(res.Receiver)
+		if node == rt.srv.nodeID {
+			rt.offer(key, res.Receiver, res.First, res.Prev, msgs)
+			return nil
+		}
+		if size(msgs) <= maxOffer {
+			return rt.toNode(ctx, node, encodeOffer(key, res.Receiver, res.First, res.Prev, msgs))
+		}
+		return rt.toNode(ctx, node, encodeWake(key))
 	case res.Receiver != "":
 		return rt.toNode(ctx, nodeOf(res.Receiver), encodeWake(key))
 	}
 	return nil
+}
+
+// maxOffer is the most message bytes a push hands a remote receiver over
+// the bus; a larger push only wakes it, and it pulls them from the store.
+const maxOffer = 16 << 10
+
+func size(msgs []string) int {
+	n := 0
+	for _, m := range msgs {
+		n += len(m)
+	}
+	return n
+}
+
+// offer hands messages just pushed to session key to its receiver on this
+// node, or wakes the session's receivers when that one is gone.
+func (rt *route) offer(key, receiver string, first, prev uint64, msgs []string) {
+	rt.mu.Lock()
+	rc := rt.byName[receiver]
+	rt.mu.Unlock()
+	if rc == nil || rc.key != key {
+		rt.wakeKey(key)
+		return
+	}
+	rc.offer(pushed{first: first, prev: prev, msgs: msgs})
 }
 
 // closeSession closes a session in the store, runs OnClose when this call
@@ -572,6 +608,8 @@ func (rt *route) onNodeMessage(payload []byte) {
 		rt.wakeKey(m.key)
 	case msgForget:
 		rt.known.forget(m.key)
+	case msgOffer:
+		rt.offer(m.key, m.receiver, m.first, m.prev, m.msgs)
 	case msgDeliver:
 		if c := rt.conn(m.key); c != nil {
 			for _, msg := range m.msgs {

@@ -63,7 +63,7 @@ func TestRedisRoundTrips(t *testing.T) {
 		}
 	})
 
-	measure("xhr-streaming (send, frame)", 2.7, func() func() {
+	measure("xhr-streaming (send, frame)", 1.7, func() func() {
 		id := newID()
 		st := openStream(t, c.nodes[0].url, "r", id)
 		st.next()

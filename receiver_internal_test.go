@@ -1,0 +1,51 @@
+package sockjs
+
+import (
+	"slices"
+	"testing"
+)
+
+func newTestReceiver(cursor uint64) *receiver {
+	return &receiver{cursor: cursor, acked: cursor, wake: make(chan struct{}, 1)}
+}
+
+func TestTakeOffers(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		cursor uint64
+		offers []pushed
+		wake   bool // a wake-up for something else as well
+		want   []string
+		gap    bool
+		after  uint64
+	}{
+		{"follows", 10, []pushed{{first: 11, prev: 10, msgs: []string{"a", "b"}}}, false, []string{"a", "b"}, false, 12},
+		{"other sessions between", 10, []pushed{{first: 14, prev: 10, msgs: []string{"a"}}, {first: 20, prev: 14, msgs: []string{"b"}}}, false, []string{"a", "b"}, false, 20},
+		{"earlier push not offered yet", 10, []pushed{{first: 14, prev: 12, msgs: []string{"a"}}}, false, nil, true, 10},
+		{"out of order", 10, []pushed{{first: 12, prev: 11, msgs: []string{"b"}}, {first: 11, prev: 10, msgs: []string{"a"}}}, false, nil, true, 10},
+		{"pulled already", 10, []pushed{{first: 9, prev: 5, msgs: []string{"x", "y"}}, {first: 11, prev: 10, msgs: []string{"a"}}}, false, []string{"a"}, false, 11},
+		{"partly pulled", 10, []pushed{{first: 9, prev: 5, msgs: []string{"x", "y", "a"}}}, false, []string{"a"}, false, 11},
+		{"gap after some", 10, []pushed{{first: 11, prev: 10, msgs: []string{"a"}}, {first: 15, prev: 13, msgs: []string{"b"}}}, false, []string{"a"}, true, 11},
+		{"woken for a broadcast too", 10, []pushed{{first: 11, prev: 10, msgs: []string{"a"}}}, true, nil, true, 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rc := newTestReceiver(tc.cursor)
+			for _, p := range tc.offers {
+				rc.offer(p)
+			}
+			if tc.wake {
+				rc.wakeUp()
+			}
+			if len(rc.wake) != 1 {
+				t.Fatal("not signalled")
+			}
+			got, gap := rc.takeOffers()
+			if !slices.Equal(got, tc.want) || gap != tc.gap || rc.cursor != tc.after {
+				t.Fatalf("takeOffers = %q gap %v cursor %d, want %q gap %v cursor %d", got, gap, rc.cursor, tc.want, tc.gap, tc.after)
+			}
+			if again, gap := rc.takeOffers(); len(again) != 0 || gap {
+				t.Fatalf("offers taken twice: %q gap %v", again, gap)
+			}
+		})
+	}
+}
