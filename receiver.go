@@ -211,11 +211,15 @@ func (rt *route) waitLocalRelease(ctx context.Context, holder string) bool {
 	}
 }
 
+// receiverSets recycles the per-session sets of local receivers: a poll
+// registers and unregisters one for each request.
+var receiverSets = sync.Pool{New: func() any { return map[*receiver]struct{}{} }}
+
 func (rt *route) register(rc *receiver) {
 	rt.mu.Lock()
 	set := rt.receivers[rc.key]
 	if set == nil {
-		set = map[*receiver]struct{}{}
+		set = receiverSets.Get().(map[*receiver]struct{})
 		rt.receivers[rc.key] = set
 	}
 	set[rc] = struct{}{}
@@ -229,6 +233,7 @@ func (rt *route) unregister(rc *receiver) {
 		delete(set, rc)
 		if len(set) == 0 {
 			delete(rt.receivers, rc.key)
+			receiverSets.Put(set)
 		}
 	}
 	if rt.byName[rc.name] == rc {
