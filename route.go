@@ -532,7 +532,7 @@ func (rt *route) runOnClose(s *Session) {
 // broadcast stores msg in the route's log, delivers it to this node's
 // sessions at once and tells the other nodes.
 func (rt *route) broadcast(ctx context.Context, msg string) error {
-	if err := rt.store.Publish(ctx, rt.name, msg); err != nil {
+	if _, err := rt.store.Publish(ctx, rt.name, msg); err != nil {
 		return storeErr("broadcast", err)
 	}
 	rt.deliverBroadcast(msg)

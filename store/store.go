@@ -235,14 +235,19 @@ type Store interface {
 
 	// Publish appends a message to the route's broadcast log, for every
 	// session of the route open at that moment. One write, whatever the
-	// number of sessions.
-	Publish(ctx context.Context, route, msg string) error
+	// number of sessions. It returns the message's sequence number, or 0
+	// when the route has no open session (nothing is logged). A receiver
+	// whose cursor is just before it (seq-1: nothing at all came between)
+	// may deliver the message itself, from the sender, and acknowledge it
+	// later (PullRequest.Ack).
+	Publish(ctx context.Context, route, msg string) (seq uint64, err error)
 
 	// CloseSession marks an open session closed with code and reason; it
 	// stays (serving the close frame) for idle, then expires. Closed reports
 	// whether this call made the transition (exactly one caller sees true).
 	// Messages sent before the close stay pending; broadcasts after it are
-	// not delivered. The returned Session is the record after the call.
+	// not delivered. The close takes a sequence number of its own, so no
+	// later broadcast directly follows a message of the session. The returned Session is the record after the call.
 	// Errors: ErrNotFound.
 	CloseSession(ctx context.Context, route, id string, code int, reason string, idle time.Duration) (s Session, closed bool, err error)
 

@@ -345,19 +345,19 @@ func (s *Store) Push(ctx context.Context, routeName, id string, msgs []string) (
 
 // Publish implements store.Store. A route with no open session logs nothing:
 // no session could ever receive the message.
-func (s *Store) Publish(ctx context.Context, routeName, msg string) error {
+func (s *Store) Publish(ctx context.Context, routeName, msg string) (uint64, error) {
 	if err := ctxErr(ctx, "publish"); err != nil {
-		return err
+		return 0, err
 	}
 	r := s.route(routeName, false)
 	if r == nil {
-		return nil
+		return 0, nil
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.seq++
 	if r.open == 0 {
-		return nil
+		return 0, nil
 	}
 	now := s.now()
 	r.log.push(logEntry{seq: r.seq, msg: msg, at: now})
@@ -365,7 +365,7 @@ func (s *Store) Publish(ctx context.Context, routeName, msg string) error {
 	for r.log.len() > 0 && (r.log.len() > s.opts.MaxBroadcastLog || !r.log.at(0).at.After(cutoff)) {
 		r.log.pop()
 	}
-	return nil
+	return r.seq, nil
 }
 
 // CloseSession implements store.Store. An idle of zero means the session's own.
@@ -393,6 +393,7 @@ func (s *Store) CloseSession(ctx context.Context, routeName, id string, code int
 	ss.state = store.StateClosed
 	ss.closeCode, ss.closeReason = code, reason
 	ss.closedSeq = r.seq
+	r.seq++ // the close's own number
 	r.open--
 	r.setDeadline(ss, now.Add(idle))
 	return r.snapshot(ss, now), true, nil

@@ -80,11 +80,11 @@ func TestBroadcastLogTrimming(t *testing.T) {
 			name: "retention drops old messages",
 			opts: Options{BroadcastRetention: time.Second},
 			publish: func(s *Store, c *fakeClock) {
-				_ = s.Publish(bg, "r", "old")
+				_, _ = s.Publish(bg, "r", "old")
 				c.advance(1500 * time.Millisecond)
-				_ = s.Publish(bg, "r", "new1")
+				_, _ = s.Publish(bg, "r", "new1")
 				c.advance(500 * time.Millisecond)
-				_ = s.Publish(bg, "r", "new2")
+				_, _ = s.Publish(bg, "r", "new2")
 			},
 			want:   []string{"new1", "new2"},
 			logLen: 2,
@@ -94,7 +94,7 @@ func TestBroadcastLogTrimming(t *testing.T) {
 			opts: Options{MaxBroadcastLog: 3},
 			publish: func(s *Store, c *fakeClock) {
 				for i := range 5 {
-					_ = s.Publish(bg, "r", fmt.Sprint("m", i))
+					_, _ = s.Publish(bg, "r", fmt.Sprint("m", i))
 				}
 			},
 			want:   []string{"m2", "m3", "m4"},
@@ -104,9 +104,9 @@ func TestBroadcastLogTrimming(t *testing.T) {
 			name: "unicast kept when broadcasts are trimmed",
 			opts: Options{MaxBroadcastLog: 1},
 			publish: func(s *Store, c *fakeClock) {
-				_ = s.Publish(bg, "r", "b0")
+				_, _ = s.Publish(bg, "r", "b0")
 				_, _ = s.Push(bg, "r", "a", []string{"u"})
-				_ = s.Publish(bg, "r", "b1")
+				_, _ = s.Publish(bg, "r", "b1")
 			},
 			want:   []string{"u", "b1"},
 			logLen: 1,
@@ -129,14 +129,14 @@ func TestBroadcastLogTrimming(t *testing.T) {
 
 func TestPublishWithoutOpenSessionsLogsNothing(t *testing.T) {
 	s, _ := newFake(Options{})
-	if err := s.Publish(bg, "nobody", "m"); err != nil {
+	if _, err := s.Publish(bg, "nobody", "m"); err != nil {
 		t.Fatalf("Publish on an unknown route: %v", err)
 	}
 	mustOpen(t, s, "r", "a", store.OpenRequest{Create: true, Idle: time.Hour})
 	if _, _, err := s.CloseSession(bg, "r", "a", 3000, "bye", time.Hour); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	if err := s.Publish(bg, "r", "m"); err != nil {
+	if _, err := s.Publish(bg, "r", "m"); err != nil {
 		t.Fatalf("Publish: %v", err)
 	}
 	if n := s.routes["r"].log.len(); n != 0 {
@@ -309,7 +309,7 @@ func BenchmarkPublish1000Sessions(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		if err := s.Publish(bg, "r", "news"); err != nil {
+		if _, err := s.Publish(bg, "r", "news"); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -478,10 +478,18 @@ func (s *Store) Push(ctx context.Context, route, id string, msgs []string) (stor
 // Publish implements store.Store: one log entry, whatever the number of
 // sessions. A route with no open session logs nothing: no session could
 // ever receive the message.
-func (s *Store) Publish(ctx context.Context, route, msg string) error {
-	_, err := s.run(ctx, "publish "+route, scriptPublish, s.routeKeys(route),
+func (s *Store) Publish(ctx context.Context, route, msg string) (uint64, error) {
+	w := "publish " + route
+	v, err := s.run(ctx, w, scriptPublish, s.routeKeys(route),
 		s.keyTTL, msg, millis(s.opts.BroadcastRetention), s.opts.MaxBroadcastLog)
-	return err
+	if err != nil {
+		return 0, err
+	}
+	seq, ok := asInt(v)
+	if !ok || seq < 0 {
+		return 0, badReply(w, v)
+	}
+	return uint64(seq), nil
 }
 
 // CloseSession implements store.Store. An idle of zero means the session's own.

@@ -281,7 +281,8 @@ func testKeySpace(t *testing.T, client redis.UniversalClient, admin *redis.Clien
 				must("Push", err)
 			}
 			if i%20 == 10 {
-				must("Publish", s.Publish(bg, route, fmt.Sprint("broadcast ", i)))
+				_, err := s.Publish(bg, route, fmt.Sprint("broadcast ", i))
+				must("Publish", err)
 			}
 		}
 	}
@@ -394,7 +395,7 @@ func TestRoundTrips(t *testing.T) {
 			return err
 		}, "evalsha"},
 		{"Push", func(id string) error { _, err := s.Push(bg, route, id, []string{"a", "b"}); return err }, "evalsha"},
-		{"Publish", func(string) error { return s.Publish(bg, route, "news") }, "evalsha"},
+		{"Publish", func(string) error { _, err := s.Publish(bg, route, "news"); return err }, "evalsha"},
 		{"Pull", func(id string) error {
 			res, err := s.Pull(bg, route, id, store.PullRequest{Receiver: "r", Lease: long, Idle: long, Max: 2})
 			if err == nil && len(res.Messages) != 2 {
@@ -469,7 +470,7 @@ func TestSteadyStateTouchesNoTTL(t *testing.T) {
 		if _, err := s.Push(bg, route, id, []string{"m"}); err != nil {
 			t.Fatalf("Push: %v", err)
 		}
-		if err := s.Publish(bg, route, "b"); err != nil {
+		if _, err := s.Publish(bg, route, "b"); err != nil {
 			t.Fatalf("Publish: %v", err)
 		}
 		res, err := s.Pull(bg, route, id, store.PullRequest{Receiver: "r1", Lease: long, Idle: long})
@@ -550,7 +551,7 @@ func TestRedisDown(t *testing.T) {
 		}},
 		{"Release", func() error { return s.Release(bg, route, id, "r", long) }},
 		{"Push", func() error { _, err := s.Push(bg, route, id, []string{"m"}); return err }},
-		{"Publish", func() error { return s.Publish(bg, route, "m") }},
+		{"Publish", func() error { _, err := s.Publish(bg, route, "m"); return err }},
 		{"CloseSession", func() error { _, _, err := s.CloseSession(bg, route, id, 3000, "bye", long); return err }},
 		{"Get", func() error { _, err := s.Get(bg, route, id); return err }},
 		{"SetValue", func() error { return s.SetValue(bg, route, id, "k", "v") }},
@@ -757,11 +758,11 @@ func TestBroadcastLogTrimming(t *testing.T) {
 			name: "retention drops old messages",
 			opts: Options{BroadcastRetention: time.Second},
 			publish: func(s *Store, c *fakeClock) {
-				_ = s.Publish(bg, "r", "old")
+				_, _ = s.Publish(bg, "r", "old")
 				c.advance(1500 * time.Millisecond)
-				_ = s.Publish(bg, "r", "new1")
+				_, _ = s.Publish(bg, "r", "new1")
 				c.advance(500 * time.Millisecond)
-				_ = s.Publish(bg, "r", "new2")
+				_, _ = s.Publish(bg, "r", "new2")
 			},
 			want:   []string{"new1", "new2"},
 			logLen: 2,
@@ -771,7 +772,7 @@ func TestBroadcastLogTrimming(t *testing.T) {
 			opts: Options{MaxBroadcastLog: 3},
 			publish: func(s *Store, c *fakeClock) {
 				for i := range 5 {
-					_ = s.Publish(bg, "r", fmt.Sprint("m", i))
+					_, _ = s.Publish(bg, "r", fmt.Sprint("m", i))
 				}
 			},
 			want:   []string{"m2", "m3", "m4"},
@@ -781,9 +782,9 @@ func TestBroadcastLogTrimming(t *testing.T) {
 			name: "unicast kept when broadcasts are trimmed",
 			opts: Options{MaxBroadcastLog: 1},
 			publish: func(s *Store, c *fakeClock) {
-				_ = s.Publish(bg, "r", "b0")
+				_, _ = s.Publish(bg, "r", "b0")
 				_, _ = s.Push(bg, "r", "a", []string{"u"})
-				_ = s.Publish(bg, "r", "b1")
+				_, _ = s.Publish(bg, "r", "b1")
 			},
 			want:   []string{"u", "b1"},
 			logLen: 1,
@@ -791,9 +792,9 @@ func TestBroadcastLogTrimming(t *testing.T) {
 		{
 			name: "messages with colons and odd bytes",
 			publish: func(s *Store, c *fakeClock) {
-				_ = s.Publish(bg, "r", "1:2:3")
+				_, _ = s.Publish(bg, "r", "1:2:3")
 				_, _ = s.Push(bg, "r", "a", []string{":", "", "\x00\xff"})
-				_ = s.Publish(bg, "r", "")
+				_, _ = s.Publish(bg, "r", "")
 			},
 			want:   []string{"1:2:3", ":", "", "\x00\xff", ""},
 			logLen: 2,
@@ -819,7 +820,7 @@ func TestBroadcastLogTrimming(t *testing.T) {
 
 func TestPublishWithoutOpenSessionsWritesNothing(t *testing.T) {
 	s, c := newFake(t, Options{})
-	if err := s.Publish(bg, "nobody", "m"); err != nil {
+	if _, err := s.Publish(bg, "nobody", "m"); err != nil {
 		t.Fatalf("Publish on an unknown route: %v", err)
 	}
 	if keys := c.m.Keys(); len(keys) != 0 {
@@ -829,7 +830,7 @@ func TestPublishWithoutOpenSessionsWritesNothing(t *testing.T) {
 	if _, _, err := s.CloseSession(bg, "r", "a", 3000, "bye", time.Hour); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	if err := s.Publish(bg, "r", "m"); err != nil {
+	if _, err := s.Publish(bg, "r", "m"); err != nil {
 		t.Fatalf("Publish: %v", err)
 	}
 	if c.m.Exists(s.base("r") + "log") {
@@ -978,7 +979,7 @@ func TestKeyTTLBackstop(t *testing.T) {
 		t.Fatalf("Push: %v", err)
 	}
 	mustOpen(t, s, "r", "long", store.OpenRequest{Create: true, Idle: time.Hour})
-	if err := s.Publish(bg, "r", "b"); err != nil {
+	if _, err := s.Publish(bg, "r", "b"); err != nil {
 		t.Fatalf("Publish: %v", err)
 	}
 	for _, k := range c.m.Keys() {
@@ -1081,7 +1082,7 @@ func BenchmarkPublish1000Sessions(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		if err := s.Publish(bg, "r", "news"); err != nil {
+		if _, err := s.Publish(bg, "r", "news"); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -1173,7 +1174,9 @@ func TestSameAsMemory(t *testing.T) {
 			got, want, gotErr, wantErr = a, b, errA, errB
 		case 4:
 			what = fmt.Sprintf("Publish(%s)", route)
-			gotErr, wantErr = rs.Publish(bg, route, fmt.Sprint("b", step)), ms.Publish(bg, route, fmt.Sprint("b", step))
+			a, errA := rs.Publish(bg, route, fmt.Sprint("b", step))
+			b, errB := ms.Publish(bg, route, fmt.Sprint("b", step))
+			got, want, gotErr, wantErr = a, b, errA, errB
 		case 5:
 			what = fmt.Sprintf("Release(%s/%s, %s)", route, id, rc)
 			gotErr, wantErr = rs.Release(bg, route, id, rc, long), ms.Release(bg, route, id, rc, long)

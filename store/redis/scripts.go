@@ -342,9 +342,13 @@ local idle = tonumber(ARGV[5])
 if idle <= 0 then idle = tonumber(r.id) end
 put('st', '2'); put('cc', ARGV[3]); put('cr', ARGV[4])
 put('cs', redis.call('GET', KSEQ) or '0')
+-- The close's own sequence number: no later broadcast directly follows
+-- a message of the session.
+local fresh = redis.call('INCR', KSEQ) == 1
 redis.call('SREM', KOPEN, id)
 setDeadline(now + idle)
 finish()
+if fresh then ensureRoute(tonumber(r.kt)) end
 return {'ok', 1, snapshot()}
 `
 
@@ -373,11 +377,12 @@ end
 return 'ok'
 `
 
-// publishLua: ARGV 2 message, 3 retention, 4 max log length. Reply: 0.
-// A route without open sessions logs nothing (and writes nothing): no
-// session could ever receive the message.
+// publishLua: ARGV 2 message, 3 retention, 4 max log length. Reply: the
+// message's sequence number, '0' when nothing was logged: a route without
+// open sessions logs nothing (and writes nothing), no session could ever
+// receive the message.
 const publishLua = `
-if redis.call('SCARD', KOPEN) == 0 then return 0 end
+if redis.call('SCARD', KOPEN) == 0 then return '0' end
 local seq = redis.call('INCR', KSEQ)
 redis.call('ZADD', KLOG, I(seq), I(seq) .. ':' .. I(now) .. ':' .. ARGV[2])
 local over = redis.call('ZCARD', KLOG) - tonumber(ARGV[4])
@@ -391,7 +396,7 @@ while true do
   redis.call('ZREMRANGEBYRANK', KLOG, 0, 0)
 end
 ensureRoute(now)
-return 0
+return I(seq)
 `
 
 // reapLua: ARGV 2 the route's key base ("<prefix>:{<tag>}:"), 3 max.

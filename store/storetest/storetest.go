@@ -141,11 +141,13 @@ func push(t *testing.T, s store.Store, route, id string, msgs ...string) store.P
 	return res
 }
 
-func publish(t *testing.T, s store.Store, route, msg string) {
+func publish(t *testing.T, s store.Store, route, msg string) uint64 {
 	t.Helper()
-	if err := s.Publish(bg, route, msg); err != nil {
+	seq, err := s.Publish(bg, route, msg)
+	if err != nil {
 		t.Fatalf("Publish(%q): %v", msg, err)
 	}
+	return seq
 }
 
 func pull(t *testing.T, s store.Store, route, id string, req store.PullRequest) store.PullResult {
@@ -657,6 +659,40 @@ var pushTests = []test{
 			t.Fatalf("Push after a Pull = %+v, want Prev %d (the cursor)", p4, got.Cursor)
 		}
 	}},
+	{"BroadcastSequenceNumbers", func(t *testing.T, s store.Store) {
+		n := newNames(t)
+		if seq := publish(t, s, n.route, "nobody"); seq != 0 {
+			t.Fatalf("Publish to a route without sessions = %d, want 0", seq)
+		}
+		res, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Create: true, Idle: long, Receiver: "r1", Lease: long, Pull: true})
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		b1 := publish(t, s, n.route, "b1")
+		b2 := publish(t, s, n.route, "b2")
+		if b1 != res.Cursor+1 || b2 != b1+1 {
+			t.Fatalf("broadcasts numbered %d, %d after cursor %d, want the next two", b1, b2, res.Cursor)
+		}
+		// A receiver that delivered both from their sender acknowledges them.
+		got := pull(t, s, n.route, n.id("a"), store.PullRequest{Receiver: "r1", Ack: b2})
+		if len(got.Messages) != 0 || got.Cursor != b2 {
+			t.Fatalf("Pull(Ack b2) = %q cursor %d, want nothing, cursor %d", got.Messages, got.Cursor, b2)
+		}
+		// The close takes a number: no broadcast after it follows the
+		// session's last message directly.
+		p := push(t, s, n.route, n.id("a"), "last")
+		if _, _, err := s.CloseSession(bg, n.route, n.id("a"), 3000, "bye", long); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		create(t, s, n.route, n.id("other")) // keeps the route's log going
+		if b3 := publish(t, s, n.route, "after"); b3 <= p.First+1 {
+			t.Fatalf("broadcast after the close numbered %d, the session's last message %d: want a gap", b3, p.First)
+		}
+		got = pull(t, s, n.route, n.id("a"), store.PullRequest{Receiver: "r1"})
+		if !equalMsgs(got.Messages, []string{"last"}) || got.State != store.StateClosed {
+			t.Fatalf("Pull after close = %q %v, want last, closed", got.Messages, got.State)
+		}
+	}},
 	{"Ack", func(t *testing.T, s store.Store) {
 		n := newNames(t)
 		res, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Create: true, Idle: long, Receiver: "r1", Lease: long, Pull: true})
@@ -722,7 +758,7 @@ var pushTests = []test{
 		}
 		pullExpect(t, s, n.route, n.id("a"), "r1")
 		// Broadcasts reach node-bound sessions over the bus, not the store.
-		if err := s.Publish(bg, n.route, "b"); err != nil {
+		if _, err := s.Publish(bg, n.route, "b"); err != nil {
 			t.Fatalf("Publish: %v", err)
 		}
 		pullExpect(t, s, n.route, n.id("a"), "r1")
@@ -979,7 +1015,7 @@ var publishTests = []test{
 		parallel(pushers+1, func(p int) {
 			if p == pushers {
 				for j := range published {
-					if err := s.Publish(bg, n.route, fmt.Sprintf("b-%d", j)); err != nil {
+					if _, err := s.Publish(bg, n.route, fmt.Sprintf("b-%d", j)); err != nil {
 						errs <- err
 						return
 					}
@@ -1427,7 +1463,7 @@ var contextTests = []test{
 			}},
 			{"Release", func() error { return s.Release(ctx, n.route, id, "r1", long) }},
 			{"Push", func() error { _, err := s.Push(ctx, n.route, id, []string{"m"}); return err }},
-			{"Publish", func() error { return s.Publish(ctx, n.route, "m") }},
+			{"Publish", func() error { _, err := s.Publish(ctx, n.route, "m"); return err }},
 			{"Close", func() error { _, _, err := s.CloseSession(ctx, n.route, id, 3000, "bye", long); return err }},
 			{"Get", func() error { _, err := s.Get(ctx, n.route, id); return err }},
 			{"SetValue", func() error { return s.SetValue(ctx, n.route, id, "k", "v") }},
