@@ -15,7 +15,9 @@ import (
 // offer, a sequence of (uvarint len | message) for a
 // delivery, and (uvarint code | reason) for a close. A broadcast message is
 //
-//	'b' | uvarint len(origin node) | origin | message
+//	'b' | uvarint len(origin node) | origin | uvarint seq | message
+//
+// with seq the store's sequence number of the broadcast (0: none).
 
 const (
 	msgWake      = 'w'
@@ -156,20 +158,25 @@ func decodeNodeMessage(b []byte) (nodeMessage, error) {
 	return m, nil
 }
 
-func encodeBroadcast(origin, msg string) []byte {
-	b := appendString(append(make([]byte, 0, 3+len(origin)+len(msg)), msgBroadcast), origin)
+func encodeBroadcast(origin string, seq uint64, msg string) []byte {
+	b := appendString(append(make([]byte, 0, 13+len(origin)+len(msg)), msgBroadcast), origin)
+	b = binary.AppendUvarint(b, seq)
 	return append(b, msg...)
 }
 
-func decodeBroadcast(b []byte) (origin, msg string, err error) {
+func decodeBroadcast(b []byte) (origin string, seq uint64, msg string, err error) {
 	if len(b) == 0 || b[0] != msgBroadcast {
-		return "", "", errBadMessage
+		return "", 0, "", errBadMessage
 	}
 	origin, rest, err := readString(b[1:])
 	if err != nil {
-		return "", "", err
+		return "", 0, "", err
 	}
-	return origin, string(rest), nil
+	seq, k := binary.Uvarint(rest)
+	if k <= 0 {
+		return "", 0, "", errBadMessage
+	}
+	return origin, seq, string(rest[k:]), nil
 }
 
 // nodeOf returns the node part of a receiver name ("node/n").

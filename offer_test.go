@@ -177,3 +177,68 @@ func TestLostOfferIsPulled(t *testing.T) {
 		t.Fatalf("got %q, want 3", got)
 	}
 }
+
+// TestBroadcastsTakenFromSender: a streaming receiver writes broadcasts
+// that directly follow what it has without pulling each from the store.
+func TestBroadcastsTakenFromSender(t *testing.T) {
+	st := &pullCounter{Store: storemem.New(storemem.Options{})}
+	tn := startNode(t, sockjs.Config{Store: st}, newRecorder().handler(nil), sockjs.Options{})
+	mgr := tn.node.Manager("r")
+	s := tn.stream(newID())
+	s.line(t)
+	before := st.pulls.Load()
+	const n = 200
+	for i := 0; i < n; i++ {
+		if err := mgr.Broadcast(context.Background(), fmt.Sprint(i)); err != nil {
+			t.Fatalf("Broadcast: %v", err)
+		}
+	}
+	got := s.readMessages(t, n)
+	for i, m := range got {
+		if m != fmt.Sprint(i) {
+			t.Fatalf("message %d is %q", i, m)
+		}
+	}
+	if pulls := st.pulls.Load() - before; pulls > n/64+2 {
+		t.Fatalf("%d pulls for %d broadcasts, want at most %d", pulls, n, n/64+2)
+	}
+}
+
+// TestNoBroadcastAfterClose: a broadcast sent right after a session was
+// closed never reaches it, though its receiver may learn of both at once.
+func TestNoBroadcastAfterClose(t *testing.T) {
+	tn := startNode(t, sockjs.Config{}, newRecorder().handler(nil), sockjs.Options{})
+	mgr := tn.node.Manager("r")
+	ctx := context.Background()
+	for i := 0; i < 20; i++ {
+		id := newID()
+		s := tn.stream(id)
+		s.line(t)
+		sess, err := mgr.Session(ctx, id)
+		if err != nil {
+			t.Fatalf("Session: %v", err)
+		}
+		if err := mgr.Broadcast(ctx, "before"); err != nil {
+			t.Fatal(err)
+		}
+		if err := sess.Close(ctx, 3000, "bye"); err != nil {
+			t.Fatal(err)
+		}
+		if err := mgr.Broadcast(ctx, "after"); err != nil {
+			t.Fatal(err)
+		}
+		var frames []string
+		for {
+			f := s.line(t)
+			if f == "" || strings.HasPrefix(f, "c[") {
+				frames = append(frames, f)
+				break
+			}
+			frames = append(frames, f)
+		}
+		if all := strings.Join(frames, ""); !strings.Contains(all, `"before"`) || strings.Contains(all, "after") || !strings.HasSuffix(all, `c[3000,"bye"]`+"\n") {
+			t.Fatalf("round %d: frames %q, want before, then the close, never after", i, frames)
+		}
+		s.resp.Body.Close()
+	}
+}

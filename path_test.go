@@ -106,3 +106,19 @@ func FuzzNodeMessage(f *testing.F) {
 		}
 	})
 }
+
+func FuzzBroadcastMessage(f *testing.F) {
+	f.Add(encodeBroadcast("node-1", 42, "hello"))
+	f.Add(encodeBroadcast("", 0, ""))
+	f.Add([]byte{msgBroadcast, 3, 'a'})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		origin, seq, msg, err := decodeBroadcast(b)
+		if err != nil {
+			return
+		}
+		o2, s2, m2, err := decodeBroadcast(encodeBroadcast(origin, seq, msg))
+		if err != nil || o2 != origin || s2 != seq || m2 != msg {
+			t.Fatalf("round trip of %q: %q %d %q vs %q %d %q (%v)", b, origin, seq, msg, o2, s2, m2, err)
+		}
+	})
+}

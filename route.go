@@ -532,20 +532,22 @@ func (rt *route) runOnClose(s *Session) {
 // broadcast stores msg in the route's log, delivers it to this node's
 // sessions at once and tells the other nodes.
 func (rt *route) broadcast(ctx context.Context, msg string) error {
-	if _, err := rt.store.Publish(ctx, rt.name, msg); err != nil {
+	seq, err := rt.store.Publish(ctx, rt.name, msg)
+	if err != nil {
 		return storeErr("broadcast", err)
 	}
-	rt.deliverBroadcast(msg)
-	if err := rt.bus.Publish(ctx, rt.broadcastChannel(), encodeBroadcast(rt.srv.nodeID, msg)); err != nil {
+	rt.deliverBroadcast(seq, msg)
+	if err := rt.bus.Publish(ctx, rt.broadcastChannel(), encodeBroadcast(rt.srv.nodeID, seq, msg)); err != nil {
 		return fmt.Errorf("sockjs: broadcast: %w", err)
 	}
 	return nil
 }
 
 // deliverBroadcast hands a broadcast to this node's websocket sessions
-// (encoded once for all of them) and wakes its HTTP receivers, which read
-// it from the store's log.
-func (rt *route) deliverBroadcast(msg string) {
+// (encoded once for all of them) and offers it to its HTTP receivers,
+// which pull it from the store's log unless it directly follows what they
+// have (see store.Store.Publish).
+func (rt *route) deliverBroadcast(seq uint64, msg string) {
 	f := frame.AppendMessages(nil, []string{msg})
 	rt.mu.Lock()
 	conns := make([]*connSession, 0, len(rt.conns))
@@ -562,8 +564,16 @@ func (rt *route) deliverBroadcast(msg string) {
 	for _, c := range conns {
 		c.enqueue(item{msg: msg, frame: f})
 	}
+	var offer pushed
+	if seq > 0 {
+		offer = pushed{first: seq, prev: seq - 1, msgs: []string{msg}}
+	}
 	for _, rc := range wake {
-		rc.wakeUp()
+		if seq > 0 {
+			rc.offer(offer)
+		} else {
+			rc.wakeUp()
+		}
 	}
 }
 
@@ -626,7 +636,7 @@ func (rt *route) onNodeMessage(payload []byte) {
 }
 
 func (rt *route) onBroadcastMessage(payload []byte) {
-	origin, msg, err := decodeBroadcast(payload)
+	origin, seq, msg, err := decodeBroadcast(payload)
 	if err != nil {
 		rt.log.Warn("sockjs: bad bus message", "err", err)
 		return
@@ -634,7 +644,7 @@ func (rt *route) onBroadcastMessage(payload []byte) {
 	if origin == rt.srv.nodeID {
 		return // delivered locally when it was sent
 	}
-	rt.deliverBroadcast(msg)
+	rt.deliverBroadcast(seq, msg)
 }
 
 func (rt *route) wakeKey(key string) {
