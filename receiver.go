@@ -247,10 +247,19 @@ func (rt *route) unregister(rc *receiver) {
 // otherwise.
 func (rc *receiver) offer(p pushed) {
 	rc.mu.Lock()
-	rc.offers = append(rc.offers, p)
+	if len(rc.offers) < maxOffers {
+		rc.offers = append(rc.offers, p)
+	} else {
+		// A receiver this far behind (a slow client) pulls instead: the
+		// store has it all, within its own limits.
+		rc.offers, rc.stale = nil, true
+	}
 	rc.mu.Unlock()
 	rc.signal()
 }
+
+// maxOffers bounds the offers waiting for a receiver.
+const maxOffers = 256
 
 // takeOffers returns, in order, the offered messages that follow the
 // cursor without a gap, and moves the cursor past them. gap reports an

@@ -49,3 +49,18 @@ func TestTakeOffers(t *testing.T) {
 		})
 	}
 }
+
+// TestOffersBounded: a receiver that does not keep up stops collecting
+// offers and pulls instead.
+func TestOffersBounded(t *testing.T) {
+	rc := newTestReceiver(0)
+	for i := uint64(1); i <= maxOffers+10; i++ {
+		rc.offer(pushed{first: i, prev: i - 1, msgs: []string{"m"}})
+	}
+	if n := len(rc.offers); n > maxOffers {
+		t.Fatalf("%d offers kept, want at most %d", n, maxOffers)
+	}
+	if msgs, gap := rc.takeOffers(); !gap || len(msgs) != 0 {
+		t.Fatalf("takeOffers = %d messages, gap %v; want a pull", len(msgs), gap)
+	}
+}
