@@ -341,10 +341,15 @@ func (rc *receiver) Next(ctx context.Context) (transports.Batch, error) {
 		select {
 		case <-rc.wake:
 			msgs, gap := rc.takeOffers()
-			if len(msgs) > 0 && !gap && (polling || rc.unacked < ackEvery) {
-				// The release, or a later pull, acknowledges them.
-				b.Messages = msgs
-				return b, nil
+			if !gap {
+				if len(msgs) == 0 {
+					continue // offers taken at the previous wake-up
+				}
+				if polling || rc.unacked < ackEvery {
+					// The release, or a later pull, acknowledges them.
+					b.Messages = msgs
+					return b, nil
+				}
 			}
 			b.Messages = msgs // and the store's, after them
 		case <-renew.C:
