@@ -1,7 +1,8 @@
 // Command bench runs the side-by-side benchmark of sockjs-cluster
 // (examples/testserver), sockjs-go v3, sockjs-node 0.3 and a raw
 // gorilla/websocket server, and writes a markdown report and an SVG chart
-// generated from its own measurements.
+// generated from its own measurements, and the summary in the repository's
+// README.md between <!-- bench:begin ... --> and <!-- bench:end --> (-readme).
 //
 // Use bench/run.sh, which builds the servers, raises the file-descriptor
 // limit and pins this program to the load generator's CPU:
