@@ -38,20 +38,20 @@ func readmePath(flagValue, out string) string {
 // replaceBlock returns readme with what lies between the markers replaced
 // by block; everything else is kept byte for byte.
 func replaceBlock(readme []byte, block string) ([]byte, error) {
-	markers := fmt.Sprintf("%s ... -->` and `%s`", readmeBegin, readmeEnd)
+	begin, end := "`"+readmeBegin+" ... -->`", "`"+readmeEnd+"`"
 	b := bytes.Index(readme, []byte(readmeBegin))
 	e := bytes.Index(readme, []byte(readmeEnd))
 	switch {
 	case b < 0 && e < 0:
-		return nil, fmt.Errorf("%w: neither `%s` found; put the two markers where the block goes", errNoMarkers, markers)
+		return nil, fmt.Errorf("%w: neither %s nor %s found; put the two, each on a line of its own, where the block goes", errNoMarkers, begin, end)
 	case b < 0 || e < 0:
-		return nil, fmt.Errorf("%w: only one of `%s` found", errNoMarkers, markers)
+		return nil, fmt.Errorf("%w: %s and %s must both be there; only one was found", errNoMarkers, begin, end)
 	case bytes.Count(readme, []byte(readmeBegin)) > 1 || bytes.Count(readme, []byte(readmeEnd)) > 1:
-		return nil, fmt.Errorf("%w: `%s` appear more than once", errNoMarkers, markers)
+		return nil, fmt.Errorf("%w: %s or %s appears more than once", errNoMarkers, begin, end)
 	}
 	closing := bytes.Index(readme[b:], []byte("-->"))
 	if closing < 0 || b+closing+3 > e {
-		return nil, fmt.Errorf("%w: `%s` must be closed and come before `%s`", errNoMarkers, readmeBegin+" ... -->", readmeEnd)
+		return nil, fmt.Errorf("%w: %s must be closed and come before %s", errNoMarkers, begin, end)
 	}
 	start := b + closing + 3
 	var out bytes.Buffer
