@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the side-by-side benchmark (see cmd/bench): builds the servers,
 # raises the file-descriptor limit, pins the load generator to CPU 1 (each
-# server is pinned to CPU 0) and writes docs/bench/{README.md,chart.svg,results.json}.
+# server is pinned to CPU 0) and writes docs/bench/{README.md,chart.svg,results.json}
+# and the summary between the bench:begin/bench:end markers of ../README.md.
 #
 #   bench/run.sh -quick     # 1 round, small counts, under 2 minutes
 #   bench/run.sh            # the full run (3 rounds)

@@ -1,7 +1,8 @@
 // Command bench runs the side-by-side benchmark of sockjs-cluster
 // (examples/testserver), sockjs-go v3, sockjs-node 0.3 and a raw
 // gorilla/websocket server, and writes a markdown report and an SVG chart
-// generated from its own measurements.
+// generated from its own measurements, and the summary in the repository's
+// README.md between <!-- bench:begin ... --> and <!-- bench:end --> (-readme).
 //
 // Use bench/run.sh, which builds the servers, raises the file-descriptor
 // limit and pins this program to the load generator's CPU:
@@ -162,8 +163,13 @@ func main() {
 	reportOnly := flag.String("report", "", "only regenerate the report from this results.json")
 	profile := flag.Bool("profile", false, "profile our server under websocket echo, xhr polling and broadcast instead")
 	profileSecs := flag.Int("profile-seconds", 15, "length of each profile")
+	readmeFlag := flag.String("readme", "", "the README.md whose block between <!-- bench:begin ... --> and <!-- bench:end --> is regenerated (default: -out/../../README.md, the repository's README for -out docs/bench); - for none")
 	flag.Parse()
 	log.SetFlags(log.Ltime)
+	readme := ""
+	if *readmeFlag != "-" {
+		readme = readmePath(*readmeFlag, *out)
+	}
 
 	if *reportOnly != "" {
 		var doc resultsDoc
@@ -174,8 +180,18 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
+		if readme != "" {
+			if err := checkReadme(readme); err != nil {
+				log.Fatal(err)
+			}
+		}
 		if err := writeReport(*out, doc); err != nil {
 			log.Fatal(err)
+		}
+		if readme != "" {
+			if err := writeReadme(readme, *out, doc); err != nil {
+				log.Fatal(err)
+			}
 		}
 		return
 	}
@@ -209,6 +225,12 @@ func main() {
 		return
 	}
 
+	// Fail now rather than after the run if the README cannot take the block.
+	if readme != "" {
+		if err := checkReadme(readme); err != nil {
+			log.Fatal(err)
+		}
+	}
 	sysList, err := pick(allSystems, *systems, func(s system) string { return s.name })
 	if err != nil {
 		log.Fatal(err)
@@ -272,6 +294,12 @@ func main() {
 		log.Fatal(err)
 	}
 	log.Printf("report: %s", filepath.Join(*out, "README.md"))
+	if readme != "" {
+		if err := writeReadme(readme, *out, doc); err != nil {
+			log.Fatal(err)
+		}
+		log.Printf("summary: %s", readme)
+	}
 }
 
 // measure starts sys, runs sc against it once and stops it.
