@@ -68,7 +68,10 @@ type Options struct {
 	// consumer". Zero means 4096.
 	MaxQueue int
 	// WriteTimeout bounds each write to a client; a client that does not
-	// take a frame in time is dropped. Zero means 10 seconds.
+	// take a frame in time is dropped. A streaming response's deadline is
+	// moved only once half of it has passed, so one of its writes may be
+	// given between half of WriteTimeout and all of it. Zero means 10
+	// seconds.
 	WriteTimeout time.Duration
 	// ReceiverLease is how long a receiving request's hold on a session
 	// lasts in the store without renewal; it is renewed at a third of that.

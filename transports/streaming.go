@@ -2,6 +2,7 @@ package transports
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/sockjs-cluster/sockjs/internal/httpx"
 )
@@ -22,7 +23,8 @@ func serveStream(cfg *Config, s Sessions, w http.ResponseWriter, r *http.Request
 	h["Content-Type"] = contentType
 	httpx.NoCache(h)
 	ctl := http.NewResponseController(w)
-	writeDeadline(ctl, cfg.WriteTimeout)
+	dl := streamDeadline{ctl: ctl, d: cfg.WriteTimeout}
+	dl.refresh()
 	w.WriteHeader(http.StatusOK)
 	if _, err := w.Write(prelude); err != nil {
 		rc.Release(true)
@@ -43,7 +45,7 @@ func serveStream(cfg *Config, s Sessions, w http.ResponseWriter, r *http.Request
 		}
 		buf, err = eachFrame(b, buf, func(f []byte) error {
 			out = wrap(out[:0], f)
-			writeDeadline(ctl, cfg.WriteTimeout)
+			dl.refresh()
 			if _, err := w.Write(out); err != nil {
 				return err
 			}
@@ -59,4 +61,25 @@ func serveStream(cfg *Config, s Sessions, w http.ResponseWriter, r *http.Request
 			return
 		}
 	}
+}
+
+// streamDeadline keeps a streaming response's write deadline at least half
+// of d ahead of every write, setting it only when it has come closer than
+// that rather than for every frame.
+type streamDeadline struct {
+	ctl *http.ResponseController
+	d   time.Duration
+	at  time.Time
+}
+
+func (dl *streamDeadline) refresh() {
+	if dl.d <= 0 {
+		return
+	}
+	now := time.Now()
+	if dl.at.Sub(now) >= dl.d/2 {
+		return
+	}
+	dl.at = now.Add(dl.d)
+	_ = dl.ctl.SetWriteDeadline(dl.at)
 }
