@@ -31,7 +31,9 @@ type receiver struct {
 	sentOpen bool
 	pending  []string
 	fixed    *transports.Batch // the only answer (refusals)
-	hb       *time.Timer       // heartbeat: silence since the last frame
+	hb       *time.Timer       // heartbeat: fires HeartbeatDelay after quiet began, or earlier
+	hbArmed  bool              // hb is running
+	quiet    time.Time         // when the receiver last handed over a frame
 	renew    *time.Ticker      // lease renewal
 
 	// cursor is the sequence number of the last message this receiver has
@@ -327,12 +329,16 @@ func (rc *receiver) Next(ctx context.Context) (transports.Batch, error) {
 	opts := &rc.rt.opts
 	// The timers live as long as the receiver: a streaming response calls
 	// Next once per frame.
+	// Rather than reset for every frame, the heartbeat timer checks when
+	// it fires whether the silence has lasted long enough.
+	rc.quiet = time.Now()
 	if rc.hb == nil {
 		rc.hb = time.NewTimer(opts.HeartbeatDelay)
 		rc.renew = time.NewTicker(opts.ReceiverLease / 3)
-	} else {
+	} else if !rc.hbArmed {
 		rc.hb.Reset(opts.HeartbeatDelay)
 	}
+	rc.hbArmed = true
 	hb, renew := rc.hb, rc.renew
 	for {
 		// Where to go back to should the store fail before the offered
@@ -354,6 +360,11 @@ func (rc *receiver) Next(ctx context.Context) (transports.Batch, error) {
 			b.Messages = msgs // and the store's, after them
 		case <-renew.C:
 		case <-hb.C:
+			if left := opts.HeartbeatDelay - time.Since(rc.quiet); left > 0 {
+				hb.Reset(left)
+				continue
+			}
+			rc.hbArmed = false
 			return transports.Batch{Heartbeat: true}, nil
 		case <-ctx.Done():
 			return b, ctx.Err()

@@ -410,3 +410,25 @@ func TestSessionOwner(t *testing.T) {
 		}
 	}
 }
+
+// TestNoHeartbeatWhileFramesFlow: the heartbeat counts silence from the
+// last frame, so a stream that keeps getting messages never carries one.
+func TestNoHeartbeatWhileFramesFlow(t *testing.T) {
+	const hb = 500 * time.Millisecond
+	tn := startNode(t, sockjs.Config{}, sockjs.HandlerFuncs{Message: echo}, sockjs.Options{HeartbeatDelay: hb})
+	id := newID()
+	st := tn.stream(id)
+	if f := st.line(t); f != "o\n" {
+		t.Fatalf("open: %q", f)
+	}
+	// Messages every 10ms for 2.5 heartbeat delays.
+	for start := time.Now(); time.Since(start) < hb*5/2; time.Sleep(10 * time.Millisecond) {
+		tn.send(id, `["x"]`)
+		if f := st.line(t); f != `a["x"]`+"\n" {
+			t.Fatalf("frame %q while messages flow, want only the echo", f)
+		}
+	}
+	if f := st.line(t); f != "h\n" {
+		t.Fatalf("after the messages stopped: %q, want a heartbeat", f)
+	}
+}
