@@ -2,13 +2,13 @@ package sockjs
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/sockjs-cluster/sockjs/internal/frame"
 	"github.com/sockjs-cluster/sockjs/store"
 	"github.com/sockjs-cluster/sockjs/transports"
 )
@@ -74,10 +74,52 @@ func (rt *route) owner(r *http.Request) string {
 	return rt.opts.SessionOwner(r)
 }
 
-// encodeMeta is how a session's opening request is kept in the store.
+// encodeMeta is how a session's opening request is kept in the store: the
+// JSON that encoding/json would decode into a Request, written directly
+// (every websocket session's creation encodes one).
 func encodeMeta(req *Request) []byte {
-	b, _ := json.Marshal(req)
-	return b
+	n := 64 + len(req.RemoteAddr) + len(req.Host) + len(req.RequestURI)
+	for k, vs := range req.Header {
+		n += len(k) + 6
+		for _, v := range vs {
+			n += len(v) + 3
+		}
+	}
+	b := make([]byte, 0, n)
+	b = append(b, `{"remote_addr":`...)
+	b = frame.AppendQuote(b, req.RemoteAddr)
+	b = append(b, `,"host":`...)
+	b = frame.AppendQuote(b, req.Host)
+	b = append(b, `,"uri":`...)
+	b = frame.AppendQuote(b, req.RequestURI)
+	b = append(b, `,"header":`...)
+	if req.Header == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '{')
+		first := true
+		for k, vs := range req.Header {
+			if !first {
+				b = append(b, ',')
+			}
+			first = false
+			b = frame.AppendQuote(b, k)
+			if vs == nil {
+				b = append(b, ":null"...)
+				continue
+			}
+			b = append(b, ":["...)
+			for i, v := range vs {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = frame.AppendQuote(b, v)
+			}
+			b = append(b, ']')
+		}
+		b = append(b, '}')
+	}
+	return append(b, '}')
 }
 
 // attach takes the receiver lease of session id (creating the session when

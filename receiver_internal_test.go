@@ -1,6 +1,9 @@
 package sockjs
 
 import (
+	"encoding/json"
+	"net/http"
+	"reflect"
 	"slices"
 	"testing"
 )
@@ -62,5 +65,37 @@ func TestOffersBounded(t *testing.T) {
 	}
 	if msgs, gap := rc.takeOffers(); !gap || len(msgs) != 0 {
 		t.Fatalf("takeOffers = %d messages, gap %v; want a pull", len(msgs), gap)
+	}
+}
+
+func TestEncodeMeta(t *testing.T) {
+	for _, req := range []*Request{
+		{},
+		{RemoteAddr: "127.0.0.1:1234", Host: "example.com", RequestURI: "/echo/000/abc/websocket?x=\"y\"",
+			Header: http.Header{"Cookie": {"a=b", "c=d"}, "X-Odd": {"\x00\xff\u2028</script>", ""}, "Empty": {}, "Nil": nil}},
+	} {
+		want, err := json.Marshal(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := encodeMeta(req)
+		var a, b any
+		if err := json.Unmarshal(got, &a); err != nil {
+			t.Fatalf("encodeMeta(%+v) = %s: not JSON: %v", req, got, err)
+		}
+		_ = json.Unmarshal(want, &b)
+		if !reflect.DeepEqual(a, b) {
+			t.Fatalf("encodeMeta(%+v) = %s, encoding/json gives %s", req, got, want)
+		}
+	}
+}
+
+func BenchmarkEncodeMeta(b *testing.B) {
+	req := &Request{RemoteAddr: "127.0.0.1:54321", Host: "127.0.0.1:8080", RequestURI: "/echo/123/abcdefgh/websocket",
+		Header: http.Header{"Connection": {"Upgrade"}, "Upgrade": {"websocket"}, "Sec-Websocket-Version": {"13"},
+			"Sec-Websocket-Key": {"dGhlIHNhbXBsZSBub25jZQ=="}, "User-Agent": {"Go-http-client/1.1"}, "Origin": {"http://127.0.0.1:8080"}}}
+	b.ReportAllocs()
+	for b.Loop() {
+		encodeMeta(req)
 	}
 }
