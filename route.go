@@ -145,8 +145,9 @@ func (rt *route) start(ctx context.Context) error {
 	rt.mu.Lock()
 	rt.subs = []pubsub.Subscription{sub}
 	rt.mu.Unlock()
-	rt.srv.bg.Add(1)
+	rt.srv.bg.Add(2)
 	go rt.reapLoop()
+	go rt.drainConns()
 	return nil
 }
 
@@ -506,7 +507,7 @@ func (rt *route) deliverBroadcast(msg string) {
 	}
 	rt.mu.Unlock()
 	for _, c := range conns {
-		c.enqueue(item{msg: msg, frame: f})
+		c.enqueue(item{msg: msg, frame: f}, true)
 	}
 	for _, rc := range wake {
 		rc.wakeUp()
