@@ -52,8 +52,9 @@ type connSession struct {
 	hb        *time.Timer
 	renew     *time.Timer
 
-	msgs     []string   // the writer's reusable Messages slice
-	renewing sync.Mutex // held while the lease is being renewed
+	msgs      []string   // the writer's reusable Messages slice
+	renewing  sync.Mutex // held while the lease is being renewed
+	unflushed bool       // in rt.unflushed; owned by the bus's goroutine
 }
 
 // openConn registers a new websocket session bound to this node.
@@ -99,6 +100,7 @@ func (rt *route) openConn(ctx context.Context, r *http.Request, id string, kind 
 	c.handle.conn = c
 	rt.mu.Lock()
 	rt.conns[key] = c
+	rt.connList = nil
 	rt.mu.Unlock()
 	if !rt.runOnOpen(c.handle) {
 		c.closeWith(CodeServerError, "Internal error")
@@ -115,10 +117,7 @@ func (rt *route) drainConns() {
 	defer rt.srv.bg.Done()
 	<-rt.srv.draining
 	rt.mu.Lock()
-	conns := make([]*connSession, 0, len(rt.conns))
-	for _, c := range rt.conns {
-		conns = append(conns, c)
-	}
+	conns := rt.connSnapshot()
 	rt.mu.Unlock()
 	for _, c := range conns {
 		c.closeWith(CodeGoingAway, "Server shutting down")
@@ -416,6 +415,7 @@ func (c *connSession) Release(aborted bool) {
 	rt.mu.Lock()
 	if rt.conns[c.key] == c {
 		delete(rt.conns, c.key)
+		rt.connList = nil
 	}
 	rt.mu.Unlock()
 
