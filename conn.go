@@ -45,6 +45,9 @@ type connSession struct {
 	sentOpen  bool
 	hbDue     bool          // a heartbeat is to be written
 	writing   bool          // someone holds the writer
+	parked    bool          // the writer goroutine waits for kick
+	retire    bool          // the writer goroutine exits after this write
+	kick      chan bool     // wakes the parked writer goroutine: to write, or to exit
 	inDeliver bool          // the reader runs OnMessage and writes afterwards
 	ended     bool          // nothing more is written (Stop or Release)
 	idle      chan struct{} // closed when writing ends; for Stop
@@ -140,19 +143,17 @@ func (c *connSession) enqueue(it item, write bool) error {
 	if len(c.queue) >= c.rt.opts.MaxQueue {
 		c.closing = &transports.Close{Code: CodeSlowConsumer, Reason: "Slow consumer"}
 		c.queue = nil // never written now
-		start := c.claim()
-		c.mu.Unlock()
-		if start {
-			go c.write()
+		if c.claim() {
+			c.writeAsync()
 		}
+		c.mu.Unlock()
 		return ErrSlowConsumer
 	}
 	c.queue = append(c.queue, it)
-	start := write && c.claim()
-	c.mu.Unlock()
-	if start {
-		go c.write()
+	if write && c.claim() {
+		c.writeAsync()
 	}
+	c.mu.Unlock()
 	return nil
 }
 
@@ -160,11 +161,10 @@ func (c *connSession) enqueue(it item, write bool) error {
 // someone is writing already.
 func (c *connSession) flush() {
 	c.mu.Lock()
-	start := c.claim()
-	c.mu.Unlock()
-	if start {
-		go c.write()
+	if c.claim() {
+		c.writeAsync()
 	}
+	c.mu.Unlock()
 }
 
 // closeWith has a close frame written and the connection ended.
@@ -173,11 +173,10 @@ func (c *connSession) closeWith(code int, reason string) {
 	if c.closing == nil {
 		c.closing = &transports.Close{Code: code, Reason: reason}
 	}
-	start := c.claim()
-	c.mu.Unlock()
-	if start {
-		go c.write()
+	if c.claim() {
+		c.writeAsync()
 	}
+	c.mu.Unlock()
 }
 
 // claim takes the writer if there is something to write and nobody holds
@@ -192,6 +191,56 @@ func (c *connSession) claim() bool {
 		c.writing = true
 	}
 	return pending
+}
+
+// writeAsync has the writer, just claimed, write on a goroutine of its own:
+// the parked writer goroutine if there is one, a new one otherwise. c.mu
+// must be held.
+func (c *connSession) writeAsync() {
+	if c.parked {
+		c.parked = false
+		c.kick <- true // never blocks: the writer took the last one
+		return
+	}
+	go c.writeLoop()
+}
+
+// writeLoop is the writer goroutine; it starts holding the writer. Once
+// the queue is written it parks, so that a connection written to from
+// elsewhere (broadcasts, the bus) does not start a goroutine per write. It
+// exits when the connection ends, or when a heartbeat delay passed with
+// nothing written (see heartbeat), so that a quiet connection keeps only
+// its reader.
+func (c *connSession) writeLoop() {
+	for {
+		c.write()
+		c.mu.Lock()
+		if c.ended || c.retire || c.parked {
+			// Ended, retired, or another writer goroutine is parked.
+			c.retire = false
+			c.mu.Unlock()
+			return
+		}
+		if c.kick == nil {
+			c.kick = make(chan bool, 1)
+		}
+		c.parked = true
+		kick := c.kick
+		c.mu.Unlock()
+		if work := <-kick; !work {
+			return
+		}
+	}
+}
+
+// end lets nothing more be written and has a parked writer exit. c.mu
+// must be held.
+func (c *connSession) end() {
+	c.ended = true
+	if c.parked {
+		c.parked = false
+		c.kick <- false
+	}
 }
 
 // write writes batches until the queue is empty, then lets the writer go.
@@ -209,7 +258,7 @@ func (c *connSession) write() {
 		}
 		if ended {
 			c.mu.Lock()
-			c.ended = true
+			c.end()
 			c.letGo()
 			c.mu.Unlock()
 			return
@@ -303,6 +352,16 @@ func (c *connSession) heartbeat() {
 	}
 	c.hbDue = true
 	c.hb.Reset(delay)
+	if c.parked {
+		// Quiet for a whole delay: the parked writer writes the
+		// heartbeat and exits.
+		c.retire = c.claim()
+		if c.retire {
+			c.writeAsync()
+		}
+		c.mu.Unlock()
+		return
+	}
 	start := c.claim()
 	c.mu.Unlock()
 	if start {
@@ -352,7 +411,7 @@ func (c *connSession) Stop() {
 		}
 		idle = c.idle
 	}
-	c.ended = true
+	c.end()
 	c.mu.Unlock()
 	if idle != nil {
 		<-idle
@@ -409,7 +468,7 @@ func (c *connSession) Release(aborted bool) {
 	rt := c.rt
 	defer rt.srv.leave()
 	c.mu.Lock()
-	c.ended = true
+	c.end()
 	c.mu.Unlock()
 	c.stopTimers()
 	rt.mu.Lock()
