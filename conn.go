@@ -142,7 +142,6 @@ func (c *connSession) enqueue(it item, write bool) error {
 	}
 	if len(c.queue) >= c.rt.opts.MaxQueue {
 		c.closing = &transports.Close{Code: CodeSlowConsumer, Reason: "Slow consumer"}
-		c.queue = nil // never written now
 		if c.claim() {
 			c.writeAsync()
 		}
@@ -243,6 +242,11 @@ func (c *connSession) end() {
 	}
 }
 
+// maxKeptMessages bounds the Messages slice a connection keeps for its
+// next batch, so that a burst does not leave every connection holding a
+// large one.
+const maxKeptMessages = 64
+
 // write writes batches until the queue is empty, then lets the writer go.
 // Only the holder of the writer calls it.
 func (c *connSession) write() {
@@ -252,7 +256,7 @@ func (c *connSession) write() {
 			return
 		}
 		ended := c.w.WriteBatch(b)
-		if b.Messages != nil {
+		if b.Messages != nil && cap(b.Messages) <= maxKeptMessages {
 			clear(b.Messages)
 			c.msgs = b.Messages[:0]
 		}
