@@ -13,6 +13,8 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/sockjs-cluster/sockjs"
+	busmem "github.com/sockjs-cluster/sockjs/pubsub/memory"
+	storemem "github.com/sockjs-cluster/sockjs/store/memory"
 )
 
 // connGoroutines counts the goroutines running websocket transport or
@@ -137,5 +139,47 @@ func TestWebSocketOrderAcrossWriters(t *testing.T) {
 				t.Fatalf("reply %d is %q, want %q", 2*i+j-1, replies[2*i+j-1], want)
 			}
 		}
+	}
+}
+
+// Broadcasts and sends from another node reach a websocket session over
+// the bus, in order, without waiting for a heartbeat.
+func TestWebSocketFromOtherNode(t *testing.T) {
+	st, bus := storemem.New(storemem.Options{}), busmem.New(busmem.Options{})
+	t.Cleanup(func() { bus.Close() })
+	cfg := sockjs.Config{Store: st, Bus: bus}
+	a := startNode(t, cfg, sockjs.HandlerFuncs{}, sockjs.Options{})
+	b := startNode(t, cfg, sockjs.HandlerFuncs{}, sockjs.Options{})
+	id := newID()
+	c := b.dial(id)
+	ctx := context.Background()
+	s, err := a.node.Manager("r").Session(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for i := range 20 {
+		m := fmt.Sprintf("m%d", i)
+		if i%2 == 0 {
+			err = a.node.Manager("r").Broadcast(ctx, m)
+		} else {
+			err = s.Send(ctx, m)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, m)
+	}
+	var got []string
+	for len(got) < len(want) {
+		f := readFrame(t, c)
+		var msgs []string
+		if !strings.HasPrefix(f, "a") || json.Unmarshal([]byte(f[1:]), &msgs) != nil {
+			t.Fatalf("frame %q", f)
+		}
+		got = append(got, msgs...)
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("got %q, want %q", got, want)
 	}
 }
