@@ -433,8 +433,7 @@ func (c *connSession) stopTimers() {
 		hb.Stop()
 		renew.Stop()
 	}
-	c.renewing.Lock()
-	//lint:ignore SA2001 waiting for a renewal in progress to finish
+	c.renewing.Lock() // a renewal in progress has finished once we have it
 	c.renewing.Unlock()
 }
 
