@@ -24,6 +24,12 @@ type item struct {
 // node are queued here directly, and other nodes' sends arrive over the bus.
 // The store knows the session (for Count, Session(id) and values) and
 // holds its lease, renewed in the background.
+//
+// No goroutine waits for the queue. Whoever finds it non-empty while
+// nobody writes takes the writer (see claim) and writes until the queue is
+// empty: the connection's reader after OnMessage, a timer, or a goroutine
+// started by enqueue from elsewhere. So an idle connection has only its
+// reader goroutine, and an echo is written without a goroutine switch.
 type connSession struct {
 	rt     *route
 	key    string
@@ -32,15 +38,26 @@ type connSession struct {
 	ctx    context.Context
 	handle *Session
 
-	mu      sync.Mutex
-	queue   []item
-	closing *transports.Close
-	notify  chan struct{}
+	mu        sync.Mutex
+	w         transports.BatchWriter // set by Start
+	queue     []item
+	closing   *transports.Close
+	sentOpen  bool
+	hbDue     bool          // a heartbeat is to be written
+	writing   bool          // someone holds the writer
+	parked    bool          // the writer goroutine waits for kick
+	retire    bool          // the writer goroutine exits after this write
+	kick      chan bool     // wakes the parked writer goroutine: to write, or to exit
+	inDeliver bool          // the reader runs OnMessage and writes afterwards
+	ended     bool          // nothing more is written (Stop or Release)
+	idle      chan struct{} // closed when writing ends; for Stop
+	lastData  time.Time     // when the writer last took something to write
+	hb        *time.Timer
+	renew     *time.Timer
 
-	// owned by the writer goroutine
-	sentOpen bool
-	hb       *time.Timer
-	renew    *time.Ticker
+	msgs      []string   // the writer's reusable Messages slice
+	renewing  sync.Mutex // held while the lease is being renewed
+	unflushed bool       // in rt.unflushed; owned by the bus's goroutine
 }
 
 // openConn registers a new websocket session bound to this node.
@@ -48,10 +65,7 @@ func (rt *route) openConn(ctx context.Context, r *http.Request, id string, kind 
 	if kind == transports.KindRawWebSocket {
 		id = randomID(16)
 	}
-	c := &connSession{
-		rt: rt, name: rt.newName(), kind: kind, ctx: ctx,
-		notify: make(chan struct{}, 1),
-	}
+	c := &connSession{rt: rt, name: rt.newName(), kind: kind, ctx: ctx}
 	opening := requestOf(r)
 	meta := encodeMeta(opening)
 	req := store.OpenRequest{
@@ -89,26 +103,38 @@ func (rt *route) openConn(ctx context.Context, r *http.Request, id string, kind 
 	c.handle.conn = c
 	rt.mu.Lock()
 	rt.conns[key] = c
+	rt.connList = nil
 	rt.mu.Unlock()
 	if !rt.runOnOpen(c.handle) {
 		c.closeWith(CodeServerError, "Internal error")
 	}
+	if rt.srv.isDraining() {
+		// Registered after drainConns looked.
+		c.closeWith(CodeGoingAway, "Server shutting down")
+	}
 	return c, nil
 }
 
-func (c *connSession) wakeUp() {
-	select {
-	case c.notify <- struct{}{}:
-	default:
+// drainConns closes the route's websocket sessions when Shutdown starts.
+func (rt *route) drainConns() {
+	defer rt.srv.bg.Done()
+	<-rt.srv.draining
+	rt.mu.Lock()
+	conns := rt.connSnapshot()
+	rt.mu.Unlock()
+	for _, c := range conns {
+		c.closeWith(CodeGoingAway, "Server shutting down")
 	}
 }
 
 // send queues one message from this node.
 func (c *connSession) send(msg string) error {
-	return c.enqueue(item{msg: msg})
+	return c.enqueue(item{msg: msg}, true)
 }
 
-func (c *connSession) enqueue(it item) error {
+// enqueue queues it and, if write is set, has it written. Callers that
+// queue many items in a row pass false and call flush once at the end.
+func (c *connSession) enqueue(it item, write bool) error {
 	c.mu.Lock()
 	if c.closing != nil {
 		c.mu.Unlock()
@@ -116,92 +142,325 @@ func (c *connSession) enqueue(it item) error {
 	}
 	if len(c.queue) >= c.rt.opts.MaxQueue {
 		c.closing = &transports.Close{Code: CodeSlowConsumer, Reason: "Slow consumer"}
+		if c.claim() {
+			c.writeAsync()
+		}
 		c.mu.Unlock()
-		c.wakeUp()
 		return ErrSlowConsumer
 	}
 	c.queue = append(c.queue, it)
+	if write && c.claim() {
+		c.writeAsync()
+	}
 	c.mu.Unlock()
-	c.wakeUp()
 	return nil
 }
 
-// closeWith asks the writer to send a close frame and end the connection.
+// flush has what is queued written, by a goroutine of its own, unless
+// someone is writing already.
+func (c *connSession) flush() {
+	c.mu.Lock()
+	if c.claim() {
+		c.writeAsync()
+	}
+	c.mu.Unlock()
+}
+
+// closeWith has a close frame written and the connection ended.
 func (c *connSession) closeWith(code int, reason string) {
 	c.mu.Lock()
 	if c.closing == nil {
 		c.closing = &transports.Close{Code: code, Reason: reason}
 	}
+	if c.claim() {
+		c.writeAsync()
+	}
 	c.mu.Unlock()
-	c.wakeUp()
 }
 
-// Next implements transports.Receiver.
-func (c *connSession) Next(ctx context.Context) (transports.Batch, error) {
+// claim takes the writer if there is something to write and nobody holds
+// it; the caller must then call write. c.mu must be held.
+func (c *connSession) claim() bool {
+	if c.writing || c.inDeliver || c.ended || c.w == nil {
+		return false
+	}
+	pending := len(c.queue) > 0 || c.closing != nil || c.hbDue ||
+		(c.kind == transports.KindWebSocket && !c.sentOpen)
+	if pending {
+		c.writing = true
+	}
+	return pending
+}
+
+// writeAsync has the writer, just claimed, write on a goroutine of its own:
+// the parked writer goroutine if there is one, a new one otherwise. c.mu
+// must be held.
+func (c *connSession) writeAsync() {
+	if c.parked {
+		c.parked = false
+		c.kick <- true // never blocks: the writer took the last one
+		return
+	}
+	go c.writeLoop()
+}
+
+// writeLoop is the writer goroutine; it starts holding the writer. Once
+// the queue is written it parks, so that a connection written to from
+// elsewhere (broadcasts, the bus) does not start a goroutine per write. It
+// exits when the connection ends, or when a heartbeat delay passed with
+// nothing written (see heartbeat), so that a quiet connection keeps only
+// its reader.
+func (c *connSession) writeLoop() {
+	for {
+		c.write()
+		c.mu.Lock()
+		if c.ended || c.retire || c.parked {
+			// Ended, retired, or another writer goroutine is parked.
+			c.retire = false
+			c.mu.Unlock()
+			return
+		}
+		if c.kick == nil {
+			c.kick = make(chan bool, 1)
+		}
+		c.parked = true
+		kick := c.kick
+		c.mu.Unlock()
+		if work := <-kick; !work {
+			return
+		}
+	}
+}
+
+// end lets nothing more be written and has a parked writer exit. c.mu
+// must be held.
+func (c *connSession) end() {
+	c.ended = true
+	if c.parked {
+		c.parked = false
+		c.kick <- false
+	}
+}
+
+// maxKeptMessages bounds the Messages slice a connection keeps for its
+// next batch, so that a burst does not leave every connection holding a
+// large one.
+const maxKeptMessages = 64
+
+// write writes batches until the queue is empty, then lets the writer go.
+// Only the holder of the writer calls it.
+func (c *connSession) write() {
+	for {
+		b, ok := c.take()
+		if !ok {
+			return
+		}
+		ended := c.w.WriteBatch(b)
+		if b.Messages != nil && cap(b.Messages) <= maxKeptMessages {
+			clear(b.Messages)
+			c.msgs = b.Messages[:0]
+		}
+		if ended {
+			c.mu.Lock()
+			c.end()
+			c.letGo()
+			c.mu.Unlock()
+			return
+		}
+	}
+}
+
+// take returns the next batch to write; when there is none (or nothing
+// more may be written) it lets the writer go and returns false.
+func (c *connSession) take() (transports.Batch, bool) {
 	var b transports.Batch
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ended {
+		c.letGo()
+		return b, false
+	}
 	if c.kind == transports.KindWebSocket && !c.sentOpen {
 		c.sentOpen = true
 		b.Open = true
 	}
-	opts := &c.rt.opts
-	if c.hb == nil {
-		c.hb = time.NewTimer(opts.HeartbeatDelay)
-		c.renew = time.NewTicker(opts.ReceiverLease / 3)
-	} else {
-		c.hb.Reset(opts.HeartbeatDelay)
-	}
-	for {
-		c.mu.Lock()
-		if n := len(c.queue); n > 0 {
-			// Raw websockets carry bare messages, never SockJS frames.
-			if n == 1 && c.queue[0].frame != nil && c.kind == transports.KindWebSocket {
-				b.Frame = c.queue[0].frame
-			} else {
-				b.Messages = make([]string, n)
-				for i, it := range c.queue {
-					b.Messages[i] = it.msg
-				}
+	if n := len(c.queue); n > 0 {
+		// Raw websockets carry bare messages, never SockJS frames.
+		if n == 1 && c.queue[0].frame != nil && c.kind == transports.KindWebSocket {
+			b.Frame = c.queue[0].frame
+		} else {
+			b.Messages = c.msgs[:0]
+			for _, it := range c.queue {
+				b.Messages = append(b.Messages, it.msg)
 			}
-			clear(c.queue)
-			c.queue = c.queue[:0]
+			c.msgs = nil
 		}
-		b.Close = c.closing
-		c.mu.Unlock()
-		if b.Open || b.Frame != nil || b.Messages != nil || b.Close != nil {
-			return b, nil
-		}
-		select {
-		case <-c.notify:
-		case <-c.hb.C:
-			return transports.Batch{Heartbeat: true}, nil
-		case <-c.renew.C:
-			c.renewLease(ctx)
-		case <-ctx.Done():
-			return b, ctx.Err()
-		case <-c.rt.srv.draining:
-			c.closeWith(CodeGoingAway, "Server shutting down")
-		}
+		clear(c.queue)
+		c.queue = c.queue[:0]
+	}
+	b.Close = c.closing
+	if b.Open || b.Frame != nil || b.Messages != nil || b.Close != nil {
+		c.hbDue = false
+		c.lastData = time.Now()
+		return b, true
+	}
+	if c.hbDue {
+		c.hbDue = false
+		c.lastData = time.Now()
+		return transports.Batch{Heartbeat: true}, true
+	}
+	c.letGo()
+	return b, false
+}
+
+// letGo releases the writer; c.mu must be held.
+func (c *connSession) letGo() {
+	c.writing = false
+	if c.idle != nil {
+		close(c.idle)
+		c.idle = nil
 	}
 }
 
-func (c *connSession) renewLease(ctx context.Context) {
+// Start implements transports.ConnReceiver: it writes the open frame and
+// whatever OnOpen sent, and starts the heartbeat and lease timers.
+func (c *connSession) Start(w transports.BatchWriter) {
 	opts := &c.rt.opts
-	_, err := c.rt.store.Pull(ctx, c.rt.name, c.key, store.PullRequest{
+	c.mu.Lock()
+	c.w = w
+	c.lastData = time.Now()
+	c.hb = time.AfterFunc(opts.HeartbeatDelay, c.heartbeat)
+	c.renew = time.AfterFunc(opts.ReceiverLease/3, c.renewLease)
+	start := c.claim()
+	c.mu.Unlock()
+	if start {
+		c.write()
+	}
+}
+
+// heartbeat runs when HeartbeatDelay may have passed without a write: it
+// writes a heartbeat if so, and waits for the rest of the delay otherwise.
+// Re-arming the timer here rather than on every write keeps timer updates
+// off the write path.
+func (c *connSession) heartbeat() {
+	delay := c.rt.opts.HeartbeatDelay
+	c.mu.Lock()
+	if c.ended {
+		c.mu.Unlock()
+		return
+	}
+	if quiet := time.Since(c.lastData); quiet < delay {
+		c.hb.Reset(delay - quiet)
+		c.mu.Unlock()
+		return
+	}
+	c.hbDue = true
+	c.hb.Reset(delay)
+	if c.parked {
+		// Quiet for a whole delay: the parked writer writes the
+		// heartbeat and exits.
+		c.retire = c.claim()
+		if c.retire {
+			c.writeAsync()
+		}
+		c.mu.Unlock()
+		return
+	}
+	start := c.claim()
+	c.mu.Unlock()
+	if start {
+		c.write() // on the timer's own goroutine
+	}
+}
+
+// renewLease renews the session's receiver lease, every ReceiverLease/3
+// while the connection lives.
+func (c *connSession) renewLease() {
+	c.renewing.Lock()
+	defer c.renewing.Unlock()
+	c.mu.Lock()
+	ended := c.ended
+	c.mu.Unlock()
+	if ended {
+		return
+	}
+	opts := &c.rt.opts
+	_, err := c.rt.store.Pull(c.ctx, c.rt.name, c.key, store.PullRequest{
 		Receiver: c.name, Lease: opts.ReceiverLease, Idle: opts.DisconnectDelay,
 	})
-	if err != nil && ctx.Err() == nil {
+	if err != nil && c.ctx.Err() == nil {
 		c.rt.log.Warn("sockjs: renewing websocket session", "session", c.key, "err", err)
 	}
+	c.mu.Lock()
+	if !c.ended {
+		c.renew.Reset(opts.ReceiverLease / 3)
+	}
+	c.mu.Unlock()
+}
+
+// Next implements transports.Receiver. A websocket session is never
+// polled; see Start.
+func (c *connSession) Next(ctx context.Context) (transports.Batch, error) {
+	return transports.Batch{}, errors.New("sockjs: websocket sessions are not polled")
+}
+
+// Stop implements transports.ConnReceiver: it waits for a write in
+// progress, then lets nothing more be written.
+func (c *connSession) Stop() {
+	c.mu.Lock()
+	var idle chan struct{}
+	if c.writing {
+		if c.idle == nil {
+			c.idle = make(chan struct{})
+		}
+		idle = c.idle
+	}
+	c.end()
+	c.mu.Unlock()
+	if idle != nil {
+		<-idle
+	}
+	c.stopTimers()
+}
+
+// stopTimers stops the heartbeat and the lease renewal, waiting for a
+// renewal in progress. c.ended must be set.
+func (c *connSession) stopTimers() {
+	c.mu.Lock()
+	hb, renew := c.hb, c.renew
+	c.mu.Unlock()
+	if hb != nil {
+		hb.Stop()
+		renew.Stop()
+	}
+	c.renewing.Lock() // a renewal in progress has finished once we have it
+	c.renewing.Unlock()
 }
 
 // Deliver implements transports.Receiver: the client's messages go to
-// OnMessage, in order, on the connection's reader goroutine.
+// OnMessage, in order, on the connection's reader goroutine, which then
+// writes what was queued meanwhile unless someone else is writing. While
+// OnMessage runs, nothing is written to its connection: its replies, and
+// what others send it, go out together when it returns.
 func (c *connSession) Deliver(ctx context.Context, msgs []string) error {
+	c.mu.Lock()
+	c.inDeliver = true
+	c.mu.Unlock()
 	for _, m := range msgs {
 		if !c.rt.runOnMessage(c.handle, m) {
+			c.mu.Lock()
+			c.inDeliver = false
+			c.mu.Unlock()
 			c.closeWith(CodeServerError, "Internal error")
 			return errors.New("sockjs: OnMessage panicked")
 		}
+	}
+	c.mu.Lock()
+	c.inDeliver = false
+	start := c.claim()
+	c.mu.Unlock()
+	if start {
+		c.write()
 	}
 	return nil
 }
@@ -211,13 +470,14 @@ func (c *connSession) Deliver(ctx context.Context, msgs []string) error {
 func (c *connSession) Release(aborted bool) {
 	rt := c.rt
 	defer rt.srv.leave()
-	if c.hb != nil {
-		c.hb.Stop()
-		c.renew.Stop()
-	}
+	c.mu.Lock()
+	c.end()
+	c.mu.Unlock()
+	c.stopTimers()
 	rt.mu.Lock()
 	if rt.conns[c.key] == c {
 		delete(rt.conns, c.key)
+		rt.connList = nil
 	}
 	rt.mu.Unlock()
 

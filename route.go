@@ -52,7 +52,15 @@ type route struct {
 	receivers map[string]map[*receiver]struct{} // local attached or attaching receivers, by store key
 	byName    map[string]*receiver
 	conns     map[string]*connSession // local websocket sessions, by store key
+	connList  []*connSession          // conns as a slice, never modified once built; nil when out of date
 	subs      []pubsub.Subscription
+
+	// busIdle is set when the bus calls onBusIdle: the subscription's
+	// handler then queues messages for websocket sessions without writing
+	// them, and unflushed (owned by the handler's goroutine) lists the
+	// sessions to write once the bus has no more messages.
+	busIdle   bool
+	unflushed []*connSession
 }
 
 // writeBufferPool is shared by every route's websocket connections.
@@ -139,15 +147,26 @@ func newRoute(srv *Server, name, prefix string, h Handler, opts Options) *route 
 // subscription carries both this node's messages and the route's
 // broadcasts, so that what one node sends in order arrives in order.
 func (rt *route) start(ctx context.Context) error {
-	sub, err := rt.bus.Subscribe(ctx, rt.onBusMessage, rt.nodeChannel(rt.srv.nodeID), rt.broadcastChannel())
+	channels := []string{rt.nodeChannel(rt.srv.nodeID), rt.broadcastChannel()}
+	var (
+		sub pubsub.Subscription
+		err error
+	)
+	if is, ok := rt.bus.(pubsub.IdleSubscriber); ok {
+		rt.busIdle = true
+		sub, err = is.SubscribeIdle(ctx, rt.onBusMessage, rt.onBusIdle, channels...)
+	} else {
+		sub, err = rt.bus.Subscribe(ctx, rt.onBusMessage, channels...)
+	}
 	if err != nil {
 		return fmt.Errorf("sockjs: route %q: subscribe: %w", rt.name, err)
 	}
 	rt.mu.Lock()
 	rt.subs = []pubsub.Subscription{sub}
 	rt.mu.Unlock()
-	rt.srv.bg.Add(1)
+	rt.srv.bg.Add(2)
 	go rt.reapLoop()
+	go rt.drainConns()
 	return nil
 }
 
@@ -536,7 +555,7 @@ func (rt *route) broadcast(ctx context.Context, msg string) error {
 	if err != nil {
 		return storeErr("broadcast", err)
 	}
-	rt.deliverBroadcast(seq, msg)
+	rt.deliverBroadcast(seq, msg, false)
 	if err := rt.bus.Publish(ctx, rt.broadcastChannel(), encodeBroadcast(rt.srv.nodeID, seq, msg)); err != nil {
 		return fmt.Errorf("sockjs: broadcast: %w", err)
 	}
@@ -546,14 +565,12 @@ func (rt *route) broadcast(ctx context.Context, msg string) error {
 // deliverBroadcast hands a broadcast to this node's websocket sessions
 // (encoded once for all of them) and offers it to its HTTP receivers,
 // which pull it from the store's log unless it directly follows what they
-// have (see store.Store.Publish).
-func (rt *route) deliverBroadcast(seq uint64, msg string) {
+// have (see store.Store.Publish). With later set (on the bus's goroutine,
+// see busIdle), the websocket sessions are written by onBusIdle.
+func (rt *route) deliverBroadcast(seq uint64, msg string, later bool) {
 	f := frame.AppendMessages(nil, []string{msg})
 	rt.mu.Lock()
-	conns := make([]*connSession, 0, len(rt.conns))
-	for _, c := range rt.conns {
-		conns = append(conns, c)
-	}
+	conns := rt.connSnapshot()
 	var wake []*receiver
 	for _, set := range rt.receivers {
 		for rc := range set {
@@ -562,7 +579,9 @@ func (rt *route) deliverBroadcast(seq uint64, msg string) {
 	}
 	rt.mu.Unlock()
 	for _, c := range conns {
-		c.enqueue(item{msg: msg, frame: f})
+		if c.enqueue(item{msg: msg, frame: f}, !later) == nil && later {
+			rt.flushLater(c)
+		}
 	}
 	var offer pushed
 	if seq > 0 {
@@ -575,6 +594,38 @@ func (rt *route) deliverBroadcast(seq uint64, msg string) {
 			rc.wakeUp()
 		}
 	}
+}
+
+// connSnapshot returns the local websocket sessions; the slice must not be
+// modified. rt.mu must be held.
+func (rt *route) connSnapshot() []*connSession {
+	if rt.connList == nil && len(rt.conns) > 0 {
+		rt.connList = make([]*connSession, 0, len(rt.conns))
+		for _, c := range rt.conns {
+			rt.connList = append(rt.connList, c)
+		}
+	}
+	return rt.connList
+}
+
+// flushLater has c written by onBusIdle. Only the bus's goroutine calls it.
+func (rt *route) flushLater(c *connSession) {
+	if !c.unflushed {
+		c.unflushed = true
+		rt.unflushed = append(rt.unflushed, c)
+	}
+}
+
+// onBusIdle writes what the bus's messages queued for websocket sessions,
+// once the bus has no more: a run of broadcasts goes out as one write per
+// connection rather than one per broadcast.
+func (rt *route) onBusIdle() {
+	for i, c := range rt.unflushed {
+		c.unflushed = false
+		c.flush()
+		rt.unflushed[i] = nil
+	}
+	rt.unflushed = rt.unflushed[:0]
 }
 
 // conn returns this node's websocket session stored under key, or nil.
@@ -604,10 +655,15 @@ func (rt *route) onBusMessage(payload []byte) {
 		rt.onBroadcastMessage(payload)
 		return
 	}
-	rt.onNodeMessage(payload)
+	rt.handleNodeMessage(payload, rt.busIdle)
 }
 
-func (rt *route) onNodeMessage(payload []byte) {
+func (rt *route) onNodeMessage(payload []byte) { rt.handleNodeMessage(payload, false) }
+
+// handleNodeMessage handles a message to this node; with later set (on the
+// bus's goroutine, see busIdle), messages for websocket sessions are
+// written by onBusIdle.
+func (rt *route) handleNodeMessage(payload []byte, later bool) {
 	m, err := decodeNodeMessage(payload)
 	if err != nil {
 		rt.log.Warn("sockjs: bad bus message", "err", err)
@@ -623,9 +679,12 @@ func (rt *route) onNodeMessage(payload []byte) {
 	case msgDeliver:
 		if c := rt.conn(m.key); c != nil {
 			for _, msg := range m.msgs {
-				if c.send(msg) != nil {
+				if c.enqueue(item{msg: msg}, !later) != nil {
 					break
 				}
+			}
+			if later {
+				rt.flushLater(c)
 			}
 		}
 	case msgClose:
@@ -644,7 +703,7 @@ func (rt *route) onBroadcastMessage(payload []byte) {
 	if origin == rt.srv.nodeID {
 		return // delivered locally when it was sent
 	}
-	rt.deliverBroadcast(seq, msg)
+	rt.deliverBroadcast(seq, msg, rt.busIdle)
 }
 
 func (rt *route) wakeKey(key string) {

@@ -77,6 +77,24 @@ type Subscription interface {
 	Unsubscribe(ctx context.Context) error
 }
 
+// IdleSubscriber is implemented by buses that can tell a subscriber when
+// it has caught up with its messages, so that it can act once on what a
+// run of messages queued (write once to a connection what several
+// broadcasts in a row had for it) instead of once per message.
+type IdleSubscriber interface {
+	// SubscribeIdle is Subscribe with an idle callback. After one or more
+	// calls of h, as soon as no further message is queued for the
+	// subscription, idle is called: it follows every run of handler calls,
+	// and never follows another idle call or starts the subscription.
+	// idle runs on the handler's goroutine, so never concurrently with h,
+	// and is covered by guarantees 3 and 4 as h is: it must not block for
+	// long, and it is neither called nor running after Unsubscribe
+	// returns. A bus knows only the messages it has received: one still
+	// on its way (in Redis, or in a socket) does not keep idle from being
+	// called.
+	SubscribeIdle(ctx context.Context, h Handler, idle func(), channels ...string) (Subscription, error)
+}
+
 // Closer is implemented by buses that hold resources of their own. The sockjs
 // package never closes a bus it was given; the application does.
 type Closer interface {

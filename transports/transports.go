@@ -79,14 +79,42 @@ type Receiver interface {
 	Release(aborted bool)
 }
 
+// ConnReceiver is the Receiver of a websocket session. It is never polled
+// with Next: it is handed its connection's writer and writes each batch
+// itself, from whichever goroutine has something to send (the reader's,
+// after Deliver, so that a reply needs no goroutine switch; a timer's; or
+// one started for the purpose that exits once the queue is empty). An idle
+// connection thus costs its reader goroutine and nothing else.
+type ConnReceiver interface {
+	Receiver
+	// Start hands the receiver its connection's writer. It is called once,
+	// before the reader starts, and usually writes the open frame before
+	// returning. The receiver must never let two WriteBatch calls overlap.
+	Start(w BatchWriter)
+	// Stop returns once no WriteBatch call is in progress and none will
+	// start. The transport calls it when the reader is done, with the
+	// connection closed, before Release (if the writer has not released
+	// the session already).
+	Stop()
+}
+
+// BatchWriter writes batches to one connection.
+type BatchWriter interface {
+	// WriteBatch writes b. It reports true when the connection has ended,
+	// because the write failed or b ends it; the transport has then called
+	// Release, and the receiver must not write again.
+	WriteBatch(b Batch) (ended bool)
+}
+
 // Sessions is the session side the transports are given.
 type Sessions interface {
 	// Receive attaches a receiving request to session id, creating the
-	// session when needed (for KindRawWebSocket, id is empty and the session is
-	// always new). Refusals (another receiver, a closed session) come back
-	// as a Receiver whose first Batch is the close frame; ErrNotFound means
-	// the session is not this client's (answered 404); any other error
-	// means the session layer itself failed.
+	// session when needed (for KindRawWebSocket, id is empty and the
+	// session is always new). For the websocket kinds the Receiver must be
+	// a ConnReceiver. Refusals (another receiver, a closed session) come
+	// back as a Receiver whose first Batch is the close frame; ErrNotFound
+	// means the session is not this client's (answered 404); any other
+	// error means the session layer itself failed.
 	Receive(ctx context.Context, r *http.Request, id string, kind Kind) (Receiver, error)
 	// Send hands messages from an xhr_send or jsonp_send request to the
 	// session. ErrNotFound when the session does not exist.

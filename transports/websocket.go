@@ -2,7 +2,10 @@ package transports
 
 import (
 	"context"
+	"errors"
+	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -51,6 +54,12 @@ func serveWebSocket(cfg *Config, s Sessions, w http.ResponseWriter, r *http.Requ
 	// The connection outlives this handler: its context must too.
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	rc, err := s.Receive(ctx, r, id, kind)
+	if err == nil {
+		if _, ok := rc.(ConnReceiver); !ok {
+			rc.Release(true)
+			err = errors.New("transports: websocket receiver is not a ConnReceiver")
+		}
+	}
 	if err != nil {
 		cancel()
 		cfg.Logger.Warn("sockjs: session unavailable", "path", r.URL.Path, "err", err)
@@ -61,78 +70,115 @@ func serveWebSocket(cfg *Config, s Sessions, w http.ResponseWriter, r *http.Requ
 		conn.close()
 		return
 	}
-	// The handler returns here and the connection's two goroutines own it
-	// from now on, so that net/http's per-connection buffers and the
-	// handler's stack are not held for the session's lifetime.
-	go runWebSocket(ctx, cancel, conn, rc, kind)
+	ww := &wsWriter{conn: conn, kind: kind, rc: rc.(ConnReceiver), cancel: cancel}
+	ww.rc.Start(ww)
+	// The handler returns here and the reader goroutine owns the
+	// connection from now on, so that net/http's per-connection buffers
+	// and the handler's stack are not held for the session's lifetime.
+	// Writes happen on whichever goroutine the receiver chooses.
+	go ww.read(ctx)
 }
 
-// runWebSocket is a websocket session's writer; it starts the reader and
-// ends both, releasing the session, when either side is done.
-func runWebSocket(ctx context.Context, cancel context.CancelFunc, conn wsConn, rc Receiver, kind Kind) {
-	defer cancel()
-	readerDone := make(chan struct{})
-	go func() {
-		defer close(readerDone)
-		defer cancel() // the client is gone or broke the protocol: stop the writer
-		readWebSocket(ctx, conn, rc, kind)
-	}()
+// wsWriter is a websocket session's connection as its receiver sees it.
+type wsWriter struct {
+	conn   wsConn
+	kind   Kind
+	rc     ConnReceiver
+	cancel context.CancelFunc
+	once   sync.Once // guards the release
+}
 
-	aborted := true
-	var buf []byte
-	for {
-		b, err := rc.Next(ctx)
-		if err != nil {
-			break
-		}
-		if kind == KindRawWebSocket {
-			err = writeRaw(conn, b)
-		} else {
-			buf, err = eachFrame(b, buf, conn.writeText)
-		}
-		if err != nil {
-			break
-		}
-		if b.ends() {
-			aborted = false
-			if b.Close != nil {
-				conn.closeWith(kind, *b.Close)
-			}
-			break
+// WriteBatch implements BatchWriter.
+func (w *wsWriter) WriteBatch(b Batch) bool {
+	var err error
+	if w.kind == KindRawWebSocket {
+		err = writeRaw(w.conn, b)
+	} else {
+		bp := frameBufPool.Get().(*[]byte)
+		*bp, err = eachFrame(b, (*bp)[:0], w.conn.writeText)
+		if cap(*bp) <= maxPooledFrame {
+			frameBufPool.Put(bp)
 		}
 	}
-	rc.Release(aborted)
-	cancel()
-	conn.close() // unblocks the reader
-	<-readerDone
+	if err == nil && !b.ends() {
+		return false
+	}
+	if err == nil && b.Close != nil {
+		w.conn.closeWith(w.kind, *b.Close)
+	}
+	w.release(err != nil)
+	w.conn.close() // unblocks the reader
+	return true
 }
+
+// release ends the session once, whichever side ends first.
+func (w *wsWriter) release(aborted bool) {
+	w.once.Do(func() {
+		w.rc.Release(aborted)
+		w.cancel()
+	})
+}
+
+// read is the connection's goroutine: it hands the client's messages to
+// the receiver until the client goes away, breaks the protocol or the
+// writer closes the connection, then ends the session.
+func (w *wsWriter) read(ctx context.Context) {
+	readWebSocket(ctx, w.conn, w.rc, w.kind)
+	w.cancel()
+	w.conn.close() // a blocked write fails now
+	w.rc.Stop()
+	w.release(true)
+}
+
+// frameBufPool holds the buffers SockJS frames are encoded into, so that
+// idle connections keep none.
+var frameBufPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledFrame bounds the buffers kept in frameBufPool and readBufPool.
+const maxPooledFrame = 64 << 10
 
 func readWebSocket(ctx context.Context, conn wsConn, rc Receiver, kind Kind) {
 	for {
-		data, err := conn.readMessage()
+		msgs, err := readMessages(conn, kind)
 		if err != nil {
 			return
 		}
-		var msgs []string
-		if kind == KindRawWebSocket {
-			msgs = []string{string(data)}
-		} else {
-			if len(data) == 0 {
-				continue // the protocol ignores empty messages
-			}
-			msgs, err = frame.ParseMessages(data)
-			if err != nil {
-				return // broken JSON: the connection ends abruptly
-			}
-			if len(msgs) == 0 {
-				continue
-			}
+		if len(msgs) == 0 {
+			continue // the protocol ignores empty messages and arrays
 		}
 		if err := rc.Deliver(ctx, msgs); err != nil {
 			return
 		}
 	}
 }
+
+// readMessages reads the next websocket message into a pooled buffer and
+// returns the messages it carries, which do not alias the buffer. An error
+// ends the connection: the client went away, sent too large a message or
+// broke the JSON.
+func readMessages(conn wsConn, kind Kind) ([]string, error) {
+	bp := readBufPool.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= maxPooledFrame {
+			readBufPool.Put(bp)
+		}
+	}()
+	data, err := conn.readMessage((*bp)[:0])
+	*bp = data
+	if err != nil {
+		return nil, err
+	}
+	if kind == KindRawWebSocket {
+		return []string{string(data)}, nil
+	}
+	if len(data) == 0 {
+		return nil, nil
+	}
+	return frame.ParseMessages(data) // copies what it returns
+}
+
+// readBufPool holds the buffers websocket messages are read into.
+var readBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 // writeRaw writes a batch to a raw websocket: each message as a text
 // message, heartbeats as pings.
@@ -152,8 +198,8 @@ func writeRaw(conn wsConn, b Batch) error {
 // One reader and one writer may run at once; close may be called
 // concurrently with both.
 type wsConn interface {
-	// readMessage returns the next text or binary message.
-	readMessage() ([]byte, error)
+	// readMessage appends the next text or binary message to buf.
+	readMessage(buf []byte) ([]byte, error)
 	writeText(p []byte) error
 	ping() error
 	// closeWith ends the websocket with a close handshake. SockJS-framed
@@ -168,9 +214,24 @@ type gorillaConn struct {
 	timeout time.Duration
 }
 
-func (g *gorillaConn) readMessage() ([]byte, error) {
-	_, data, err := g.c.ReadMessage()
-	return data, err
+func (g *gorillaConn) readMessage(buf []byte) ([]byte, error) {
+	_, r, err := g.c.NextReader()
+	if err != nil {
+		return buf, err
+	}
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
 
 func (g *gorillaConn) writeText(p []byte) error {
@@ -201,7 +262,10 @@ type hixieConn struct {
 	timeout time.Duration
 }
 
-func (h *hixieConn) readMessage() ([]byte, error) { return h.c.ReadMessage() }
+func (h *hixieConn) readMessage(buf []byte) ([]byte, error) {
+	data, err := h.c.ReadMessage()
+	return append(buf, data...), err
+}
 
 func (h *hixieConn) writeText(p []byte) error {
 	_ = h.c.SetWriteDeadline(deadline(h.timeout))

@@ -78,8 +78,9 @@ type Bus struct {
 }
 
 var (
-	_ pubsub.Bus    = (*Bus)(nil)
-	_ pubsub.Closer = (*Bus)(nil)
+	_ pubsub.Bus            = (*Bus)(nil)
+	_ pubsub.Closer         = (*Bus)(nil)
+	_ pubsub.IdleSubscriber = (*Bus)(nil)
 )
 
 // New returns an empty, open Bus.
@@ -124,6 +125,19 @@ func (b *Bus) Publish(ctx context.Context, channel string, payload []byte) error
 // one goroutine of its own, in the order in which they were published. The
 // subscription is active when Subscribe returns.
 func (b *Bus) Subscribe(ctx context.Context, h pubsub.Handler, channels ...string) (pubsub.Subscription, error) {
+	return b.subscribe(ctx, h, nil, channels)
+}
+
+// SubscribeIdle implements pubsub.IdleSubscriber: it is Subscribe, and idle
+// is called after the handler whenever the subscription's queue is empty.
+func (b *Bus) SubscribeIdle(ctx context.Context, h pubsub.Handler, idle func(), channels ...string) (pubsub.Subscription, error) {
+	if idle == nil {
+		return nil, errors.New("memory: subscribe: nil idle callback")
+	}
+	return b.subscribe(ctx, h, idle, channels)
+}
+
+func (b *Bus) subscribe(ctx context.Context, h pubsub.Handler, idle func(), channels []string) (pubsub.Subscription, error) {
 	if h == nil {
 		return nil, errors.New("memory: subscribe: nil handler")
 	}
@@ -137,6 +151,7 @@ func (b *Bus) Subscribe(ctx context.Context, h pubsub.Handler, channels ...strin
 		bus:      b,
 		channels: unique(channels),
 		h:        h,
+		idle:     idle,
 		limit:    b.queueSize,
 		wake:     make(chan struct{}, 1),
 		stopped:  make(chan struct{}),
@@ -211,6 +226,7 @@ type subscription struct {
 	bus      *Bus
 	channels []string // without repetitions
 	h        pubsub.Handler
+	idle     func() // called when the queue runs empty; may be nil
 	limit    int
 
 	gid     atomic.Uint64 // id of the goroutine running h; 0 until it starts
@@ -313,7 +329,18 @@ func (s *subscription) run() {
 			return
 		}
 		s.h(msg)
+		if s.idle != nil && s.caughtUp() {
+			s.idle()
+		}
 	}
+}
+
+// caughtUp reports whether the queue is empty and the subscription still
+// running.
+func (s *subscription) caughtUp() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.isOff && s.queue.Len() == 0
 }
 
 // next waits for the next message; ok is false once the subscription is

@@ -450,3 +450,59 @@ func BenchmarkPublish(b *testing.B) {
 		})
 	}
 }
+
+// Messages queued while the handler runs are handled before idle is
+// called: one idle call per run, however long.
+func TestIdleAfterQueueDrains(t *testing.T) {
+	b := memory.New(memory.Options{})
+	defer b.Close()
+	ctx := context.Background()
+	entered, release := make(chan struct{}), make(chan struct{})
+	var mu sync.Mutex
+	var events []string
+	idled := make(chan struct{}, 1)
+	h := func(p []byte) {
+		if string(p) == "m0" {
+			close(entered)
+			<-release
+		}
+		mu.Lock()
+		events = append(events, string(p))
+		mu.Unlock()
+	}
+	idle := func() {
+		mu.Lock()
+		events = append(events, "idle")
+		mu.Unlock()
+		select {
+		case idled <- struct{}{}:
+		default:
+		}
+	}
+	sub, err := b.SubscribeIdle(ctx, h, idle, "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe(ctx)
+	if err := b.Publish(ctx, "c", []byte("m0")); err != nil {
+		t.Fatal(err)
+	}
+	<-entered
+	for i := 1; i <= 5; i++ {
+		if err := b.Publish(ctx, "c", []byte(fmt.Sprintf("m%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(release)
+	select {
+	case <-idled:
+	case <-time.After(wait):
+		t.Fatal("idle not called")
+	}
+	mu.Lock()
+	got := strings.Join(events, " ")
+	mu.Unlock()
+	if want := "m0 m1 m2 m3 m4 m5 idle"; got != want {
+		t.Fatalf("events %q, want %q", got, want)
+	}
+}

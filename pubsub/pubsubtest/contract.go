@@ -646,3 +646,60 @@ func testConcurrentUse(t *testing.T, c *cluster) {
 		checkSequences(t, r.name, r.received(), counts, false)
 	}
 }
+
+// pubsub.IdleSubscriber, for buses that implement it: idle follows every
+// run of handler calls and nothing else, on the handler's goroutine, and
+// is not called once Unsubscribe has returned.
+func testIdleCallback(t *testing.T, c *cluster) {
+	a, b := c.node(), c.node()
+	is, ok := b.(pubsub.IdleSubscriber)
+	if !ok {
+		t.Skip("the bus is not a pubsub.IdleSubscriber")
+	}
+	ch := c.channel("idle")
+	r := newRecorder(t, "idle")
+	ctx, cancel := callCtx()
+	sub, err := is.SubscribeIdle(ctx, r.handle, r.idle, ch)
+	cancel()
+	if err != nil {
+		t.Fatalf("pubsubtest: SubscribeIdle(%q): %v", ch, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := callCtx()
+		defer cancel()
+		_ = sub.Unsubscribe(ctx)
+	})
+
+	const n = 100
+	c.publishSeq([]pubsub.Bus{a, b}, ch, "m", n)
+	events := r.waitUntil(t, fmt.Sprintf("%d messages, then idle", n), func(msgs [][]byte) bool {
+		return len(msgs) > 0 && msgs[len(msgs)-1] == nil && len(withoutIdle(msgs)) == n
+	})
+	for i, e := range events {
+		if e == nil && (i == 0 || events[i-1] == nil) {
+			t.Fatalf("idle called without a handler call before it (event %d of %s)", i, summary(events))
+		}
+	}
+	checkSequences(t, r.name, withoutIdle(events), map[string]int{"m": n}, true)
+
+	// Messages racing with Unsubscribe: neither h nor idle runs after it.
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.publishSeq([]pubsub.Bus{a, b}, ch, "race", 200)
+	}()
+	c.unsubscribe(sub, r)
+	wg.Wait()
+}
+
+// withoutIdle returns msgs without the nil entries idle calls record.
+func withoutIdle(msgs [][]byte) [][]byte {
+	var out [][]byte
+	for _, m := range msgs {
+		if m != nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}

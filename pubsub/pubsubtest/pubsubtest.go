@@ -91,6 +91,7 @@ func Run(t *testing.T, newCluster func(t *testing.T) func() pubsub.Bus) {
 		{"CanceledContext", testCanceledContext},
 		{"ClosedBus", testClosedBus},
 		{"ConcurrentUse", testConcurrentUse},
+		{"IdleCallback", testIdleCallback},
 	}
 	// The group makes t.Run wait for the parallel subtests, so that Run
 	// returns only when they are done.
@@ -259,6 +260,25 @@ func (r *recorder) handle(payload []byte) {
 	}
 	r.mu.Lock()
 	r.msgs = append(r.msgs, bytes.Clone(payload))
+	r.mu.Unlock()
+	r.inFlight.Add(-1)
+	select {
+	case r.signal <- struct{}{}:
+	default:
+	}
+}
+
+// idle is the recorder's idle callback (pubsub.IdleSubscriber): it
+// records a nil message.
+func (r *recorder) idle() {
+	if n := r.inFlight.Add(1); n != 1 {
+		r.violate("idle called concurrently with the handler")
+	}
+	if r.unsubscribed.Load() {
+		r.violate("idle called after Unsubscribe returned")
+	}
+	r.mu.Lock()
+	r.msgs = append(r.msgs, nil)
 	r.mu.Unlock()
 	r.inFlight.Add(-1)
 	select {

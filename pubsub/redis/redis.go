@@ -217,8 +217,9 @@ type Bus struct {
 }
 
 var (
-	_ pubsub.Bus    = (*Bus)(nil)
-	_ pubsub.Closer = (*Bus)(nil)
+	_ pubsub.Bus            = (*Bus)(nil)
+	_ pubsub.Closer         = (*Bus)(nil)
+	_ pubsub.IdleSubscriber = (*Bus)(nil)
 )
 
 // healthToken is the payload of the health checker's PINGs; Subscribe's
@@ -312,6 +313,19 @@ func (b *Bus) Publish(ctx context.Context, channel string, payload []byte) error
 // PUBLISH commands. It returns once Redis has executed the SUBSCRIBE of every
 // channel; it fails if Redis cannot be reached, and then h is never called.
 func (b *Bus) Subscribe(ctx context.Context, h pubsub.Handler, channels ...string) (pubsub.Subscription, error) {
+	return b.subscribe(ctx, h, nil, channels)
+}
+
+// SubscribeIdle implements pubsub.IdleSubscriber: it is Subscribe, and idle
+// is called after the handler whenever the subscription's queue is empty.
+func (b *Bus) SubscribeIdle(ctx context.Context, h pubsub.Handler, idle func(), channels ...string) (pubsub.Subscription, error) {
+	if idle == nil {
+		return nil, errors.New("redisbus: subscribe: nil idle callback")
+	}
+	return b.subscribe(ctx, h, idle, channels)
+}
+
+func (b *Bus) subscribe(ctx context.Context, h pubsub.Handler, idle func(), channels []string) (pubsub.Subscription, error) {
 	if h == nil {
 		return nil, errors.New("redisbus: subscribe: nil handler")
 	}
@@ -325,6 +339,7 @@ func (b *Bus) Subscribe(ctx context.Context, h pubsub.Handler, channels ...strin
 		bus:      b,
 		channels: unique(channels),
 		h:        h,
+		idle:     idle,
 		limit:    b.queueSize,
 		wake:     make(chan struct{}, 1),
 		stopped:  make(chan struct{}),

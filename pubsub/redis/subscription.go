@@ -15,6 +15,7 @@ type subscription struct {
 	bus      *Bus
 	channels []string // without repetitions
 	h        pubsub.Handler
+	idle     func() // called when the queue runs empty; may be nil
 	limit    int
 
 	gid     atomic.Uint64 // id of the goroutine running h; 0 until it starts
@@ -130,7 +131,18 @@ func (s *subscription) run() {
 			return
 		}
 		s.h(msg)
+		if s.idle != nil && s.caughtUp() {
+			s.idle()
+		}
 	}
+}
+
+// caughtUp reports whether the queue is empty and the subscription still
+// running.
+func (s *subscription) caughtUp() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.isOff && s.queue.Len() == 0
 }
 
 // next waits for the next message; ok is false once the subscription is
