@@ -291,8 +291,16 @@
         await conn.open();
         conn.send('with a cookie');
         sameString('with a cookie', await conn.next(WAIT_MS, 'the echo'));
+        // The echo may arrive on the receiving request before the send's
+        // own response (which carries the cookie on transports whose
+        // receiving request goes without credentials, as eventsource does)
+        // has been read: wait for that, within a bound.
+        const hasCookie = () => /(^|;\s*)JSESSIONID=/.test(document.cookie);
+        for (const until = Date.now() + WAIT_MS; transport !== 'websocket' && !hasCookie() && Date.now() < until;) {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
         const jar = document.cookie;
-        const has = /(^|;\s*)JSESSIONID=/.test(jar);
+        const has = hasCookie();
         if (!has && transport !== 'websocket') {
           throw new Error('no JSESSIONID cookie after the echo: document.cookie = ' + JSON.stringify(jar));
         }
