@@ -3,6 +3,8 @@ package main
 import (
 	"cmp"
 	"fmt"
+	"iter"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -401,32 +403,36 @@ func firstErr(runs map[int]Run) string {
 }
 
 func redisBreakdown(runs map[int]Run) string {
-	sum := map[string]int64{}
-	var ops int64
-	for _, r := range runs {
+	keys, sum, ops := redisCommands(maps.Values(runs))
+	if len(keys) == 0 || ops == 0 {
+		return "Redis commands in the window: none."
+	}
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("`%s` %s", k, num(float64(sum[k])/float64(ops))))
+	}
+	return "Cluster Redis commands per operation, by command (`INFO commandstats` deltas over the window, all rounds; commands run inside Lua scripts count here too, beside their `evalsha`): " + strings.Join(parts, ", ") + ". *Round trips* are the requests the nodes sent to Redis: the data segments of their connections to it (`ss -ti` `data_segs_out` deltas; a pipeline or a script is one)."
+}
+
+// redisCommands sums the Redis command counts of runs and returns the
+// commands, most frequent first (ties by name), with the sums and the
+// runs' operations.
+func redisCommands(runs iter.Seq[Run]) (keys []string, sum map[string]int64, ops int64) {
+	sum = map[string]int64{}
+	for r := range runs {
 		for k, v := range r.Redis {
 			sum[k] += v
 		}
 		ops += r.Result.Ops
 	}
-	if len(sum) == 0 || ops == 0 {
-		return "Redis commands in the window: none."
-	}
-	keys := make([]string, 0, len(sum))
-	for k := range sum {
-		keys = append(keys, k)
-	}
+	keys = slices.Collect(maps.Keys(sum))
 	slices.SortFunc(keys, func(a, b string) int {
 		if sum[a] != sum[b] {
 			return cmp.Compare(sum[b], sum[a])
 		}
 		return strings.Compare(a, b)
 	})
-	var parts []string
-	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("`%s` %s", k, num(float64(sum[k])/float64(ops))))
-	}
-	return "Cluster Redis commands per operation, by command (`INFO commandstats` deltas over the window, all rounds; commands run inside Lua scripts count here too, beside their `evalsha`): " + strings.Join(parts, ", ") + ". *Round trips* are the requests the nodes sent to Redis: the data segments of their connections to it (`ss -ti` `data_segs_out` deltas; a pipeline or a script is one)."
+	return keys, sum, ops
 }
 
 func scenarioText(sc scenario, m Meta) string {

@@ -4,8 +4,8 @@ package main
 // measurements of the run itself, never written by hand.
 
 import (
-	"cmp"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -109,21 +109,11 @@ func perRound(t table, tg target) []float64 {
 // loadRange is the lowest and highest 1-minute load average at the start
 // of the runs of the given systems in one scenario.
 func loadRange(t table, sc string, systems ...string) (lo, hi float64, ok bool) {
-	lo, hi = math.Inf(1), math.Inf(-1)
+	var runs []Run
 	for _, sys := range systems {
-		for _, r := range t[sc][sys] {
-			f := strings.Fields(r.LoadAvg)
-			if len(f) == 0 {
-				continue
-			}
-			v, err := strconv.ParseFloat(f[0], 64)
-			if err != nil {
-				continue
-			}
-			lo, hi, ok = min(lo, v), max(hi, v), true
-		}
+		runs = slices.AppendSeq(runs, maps.Values(t[sc][sys]))
 	}
-	return lo, hi, ok
+	return loadRangeAll(runs)
 }
 
 // explain says, from the run's own numbers, why a target was missed; it
@@ -404,31 +394,21 @@ func redisReason(t table, tg target, minRTT float64) string {
 	if !known(rtt) || rtt < minRTT {
 		return ""
 	}
-	sum := map[string]int64{}
-	var ops, all int64
-	for _, r := range t[tg.sc][tg.sys] {
-		if r.Err != "" {
-			continue
+	ok := func(yield func(Run) bool) {
+		for _, r := range t[tg.sc][tg.sys] {
+			if r.Err == "" && !yield(r) {
+				return
+			}
 		}
-		for k, v := range r.Redis {
-			sum[k] += v
-			all += v
-		}
-		ops += r.Result.Ops
+	}
+	keys, sum, ops := redisCommands(ok)
+	var all int64
+	for _, v := range sum {
+		all += v
 	}
 	if ops == 0 || all == 0 {
 		return ""
 	}
-	keys := make([]string, 0, len(sum))
-	for k := range sum {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b string) int {
-		if sum[a] != sum[b] {
-			return cmp.Compare(sum[b], sum[a])
-		}
-		return strings.Compare(a, b)
-	})
 	var parts []string
 	for _, k := range keys[:min(5, len(keys))] {
 		parts = append(parts, fmt.Sprintf("`%s` %s", k, num(float64(sum[k])/float64(ops))))
