@@ -1,17 +1,14 @@
 package transports
 
-import (
-	"net/http"
+import "net/http"
 
-	"github.com/sockjs-cluster/sockjs/internal/httpx"
-)
-
-// Content types, as header values shared by every response (httpx.Value).
+// Content types, as header values shared by every response: net/http
+// only reads them (see the shared values in internal/httpx).
 var (
-	javascriptType = httpx.Value("application/javascript; charset=UTF-8")
-	plainType      = httpx.Value("text/plain; charset=UTF-8")
-	htmlType       = httpx.Value("text/html; charset=UTF-8")
-	eventType      = httpx.Value("text/event-stream")
+	javascriptType = []string{"application/javascript; charset=UTF-8"}
+	plainType      = []string{"text/plain; charset=UTF-8"}
+	htmlType       = []string{"text/html; charset=UTF-8"}
+	eventType      = []string{"text/event-stream"}
 )
 
 // XHRPolling serves POST /{server}/{session}/xhr: one frame per response,

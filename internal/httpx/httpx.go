@@ -28,10 +28,6 @@ var (
 	varyOrigin = []string{"Origin"}
 )
 
-// Value returns v as a header value slice to be shared by many responses
-// (see above); for the constant values of a package's hot paths.
-func Value(v string) []string { return []string{v} }
-
 // CacheForever makes a response cacheable for a year.
 func CacheForever(h http.Header) {
 	h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(OneYear/time.Second)))
