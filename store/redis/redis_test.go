@@ -519,6 +519,23 @@ func TestSteadyStateTouchesNoTTL(t *testing.T) {
 	}
 }
 
+// TestCloseOnFreshRouteKeepsTTLs: a close takes a sequence number, which
+// creates the route's sequence key when nothing else has: it gets a TTL
+// like every key.
+func TestCloseOnFreshRouteKeepsTTLs(t *testing.T) {
+	srv := redistest.Start(t)
+	c := newClient(t, &redis.Options{Addr: srv.Addr})
+	s := New(c, Options{Prefix: uniquePrefix("freshclose")})
+	mustOpen(t, s, "r", "a", store.OpenRequest{Create: true, Idle: time.Minute})
+	if _, _, err := s.CloseSession(bg, "r", "a", 3000, "bye", time.Minute); err != nil {
+		t.Fatalf("CloseSession: %v", err)
+	}
+	if n, err := c.Exists(bg, s.base("r")+"seq").Result(); err != nil || n != 1 {
+		t.Fatalf("sequence key after the close: %d, %v; want it created", n, err)
+	}
+	checkKeys(t, c, s, []string{"r"}, false)
+}
+
 // TestRedisDown: with the server gone every method fails, quickly and
 // wrapped; once it is back the same Store and client work again.
 func TestRedisDown(t *testing.T) {
