@@ -96,14 +96,28 @@ func testOrderPerPublisher(t *testing.T, c *cluster) {
 	c.subscribe(a, ra, ch)
 	c.subscribe(b, rb, ch)
 
-	publishers := []struct {
-		name  string
-		buses []pubsub.Bus
-	}{
+	publishers := []publisher{
 		{"a", []pubsub.Bus{a}},
 		{"b", []pubsub.Bus{b}},
 		{"ab", []pubsub.Bus{a, b}},
 	}
+	runPublishers(t, publishers, n, []*recorder{ra, rb}, func(buses []pubsub.Bus, name string) {
+		c.publishSeq(buses, ch, name, n)
+	})
+}
+
+// publisher names a sequence of messages and the buses it is published
+// through, in turn.
+type publisher struct {
+	name  string
+	buses []pubsub.Bus
+}
+
+// runPublishers runs publish for each publisher at once, n messages each,
+// and checks that every recorder got each publisher's sequence whole and
+// in order.
+func runPublishers(t *testing.T, publishers []publisher, n int, recorders []*recorder, publish func(buses []pubsub.Bus, name string)) {
+	t.Helper()
 	counts := make(map[string]int)
 	var wg sync.WaitGroup
 	for _, p := range publishers {
@@ -111,14 +125,14 @@ func testOrderPerPublisher(t *testing.T, c *cluster) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c.publishSeq(p.buses, ch, p.name, n)
+			publish(p.buses, p.name)
 		}()
 	}
 	wg.Wait()
 	if t.Failed() {
 		return
 	}
-	for _, r := range []*recorder{ra, rb} {
+	for _, r := range recorders {
 		checkSequences(t, r.name, r.waitCount(t, len(publishers)*n), counts, true)
 	}
 }
@@ -137,30 +151,13 @@ func testOrderAcrossChannels(t *testing.T, c *cluster) {
 	c.subscribe(a, ra, chs...)
 	c.subscribe(b, rb, chs...)
 
-	publishers := []struct {
-		name  string
-		buses []pubsub.Bus
-	}{
+	publishers := []publisher{
 		{"a", []pubsub.Bus{a}},
 		{"ab", []pubsub.Bus{a, b}},
 	}
-	counts := make(map[string]int)
-	var wg sync.WaitGroup
-	for _, p := range publishers {
-		counts[p.name] = n
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c.publishSeqOn(p.buses, chs, p.name, n)
-		}()
-	}
-	wg.Wait()
-	if t.Failed() {
-		return
-	}
-	for _, r := range []*recorder{ra, rb} {
-		checkSequences(t, r.name, r.waitCount(t, len(publishers)*n), counts, true)
-	}
+	runPublishers(t, publishers, n, []*recorder{ra, rb}, func(buses []pubsub.Bus, name string) {
+		c.publishSeqOn(buses, chs, name, n)
+	})
 }
 
 // A subscription to channels a and b gets their messages and not those of c;
