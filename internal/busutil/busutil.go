@@ -1,6 +1,6 @@
 // Package busutil holds what the bus backends share: the per-subscription
-// message queue and the goroutine identity used to spot a handler that
-// unsubscribes itself.
+// worker (its message queue and delivering goroutine) and the goroutine
+// identity used to spot a handler that unsubscribes itself.
 package busutil
 
 import (

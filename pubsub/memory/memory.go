@@ -45,7 +45,6 @@ import (
 	"maps"
 	"slices"
 	"sync"
-	"sync/atomic"
 
 	"github.com/sockjs-cluster/sockjs/internal/busutil"
 	"github.com/sockjs-cluster/sockjs/pubsub"
@@ -147,16 +146,9 @@ func (b *Bus) subscribe(ctx context.Context, h pubsub.Handler, idle func(), chan
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("memory: subscribe: %w", err)
 	}
-	s := &subscription{
-		bus:      b,
-		channels: unique(channels),
-		h:        h,
-		idle:     idle,
-		limit:    b.queueSize,
-		wake:     make(chan struct{}, 1),
-		stopped:  make(chan struct{}),
-		done:     make(chan struct{}),
-	}
+	s := &subscription{bus: b, channels: unique(channels), limit: b.queueSize}
+	s.Init(h, idle)
+	s.Taken = s.taken
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -166,7 +158,7 @@ func (b *Bus) subscribe(ctx context.Context, h pubsub.Handler, idle func(), chan
 		b.subs[ch] = append(slices.Clip(b.subs[ch]), s)
 	}
 	b.live[s] = struct{}{}
-	go s.run()
+	go s.Run(s.exit)
 	return s, nil
 }
 
@@ -182,13 +174,10 @@ func (b *Bus) Close() error {
 	b.mu.Unlock()
 
 	for _, s := range live {
-		s.stop()
+		s.Stop()
 	}
-	self := busutil.GoID()
 	for _, s := range live {
-		if s.gid.Load() != self {
-			<-s.done
-		}
+		_ = s.Wait(context.Background()) // returns at once for the caller's own
 	}
 	return nil
 }
@@ -223,20 +212,11 @@ func unique(channels []string) []string {
 
 // subscription is one subscription and the goroutine that serves it.
 type subscription struct {
-	bus      *Bus
-	channels []string // without repetitions
-	h        pubsub.Handler
-	idle     func() // called when the queue runs empty; may be nil
-	limit    int
+	busutil.Worker // the queue (its Mu also guards roomWait) and the goroutine
+	bus            *Bus
+	channels       []string // without repetitions
+	limit          int
 
-	gid     atomic.Uint64 // id of the goroutine running h; 0 until it starts
-	wake    chan struct{} // a message was queued on an empty queue
-	stopped chan struct{} // closed by stop
-	done    chan struct{} // closed when the goroutine has exited
-
-	mu       sync.Mutex
-	queue    busutil.Ring
-	isOff    bool          // stopped has been closed
 	roomWait chan struct{} // closed when the queue is half empty again; nil if nobody waits
 }
 
@@ -247,127 +227,55 @@ type subscription struct {
 // handler, it returns without waiting. It is idempotent.
 func (s *subscription) Unsubscribe(ctx context.Context) error {
 	s.bus.remove(s)
-	s.stop()
-	select {
-	case <-s.done:
-		return nil
-	default:
+	s.Stop()
+	if err := s.Wait(ctx); err != nil {
+		return fmt.Errorf("memory: unsubscribe: %w", err)
 	}
-	if s.gid.Load() == busutil.GoID() {
-		return nil // from within the handler: it is running us.
-	}
-	select {
-	case <-s.done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("memory: unsubscribe: %w", ctx.Err())
-	}
-}
-
-// stop ends delivery: the handler is not called after stop returns, except
-// for a call already in progress. Queued messages are dropped.
-func (s *subscription) stop() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.isOff {
-		return
-	}
-	s.isOff = true
-	s.queue = busutil.Ring{}
-	close(s.stopped)
+	return nil
 }
 
 // enqueue appends msg to the queue, waiting while it is full. A stopped
 // subscription takes nothing and returns nil.
 func (s *subscription) enqueue(ctx context.Context, msg []byte) error {
 	for {
-		s.mu.Lock()
-		if s.isOff {
-			s.mu.Unlock()
+		s.Mu.Lock()
+		if s.Off() {
+			s.Mu.Unlock()
 			return nil
 		}
-		if s.queue.Len() < s.limit {
-			wasEmpty := s.queue.Len() == 0
-			s.queue.Push(msg)
-			s.mu.Unlock()
-			if wasEmpty {
-				select {
-				case s.wake <- struct{}{}:
-				default:
-				}
-			}
+		if s.Queue.Len() < s.limit {
+			s.Push(msg)
+			s.Mu.Unlock()
 			return nil
 		}
 		if s.roomWait == nil {
 			s.roomWait = make(chan struct{})
 		}
 		room := s.roomWait
-		s.mu.Unlock()
+		s.Mu.Unlock()
 
 		select {
 		case <-room:
-		case <-s.stopped:
+		case <-s.Stopped():
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
 }
 
-// run is the subscription's goroutine: it calls the handler with each queued
-// message until the subscription is stopped.
-func (s *subscription) run() {
-	s.gid.Store(busutil.GoID())
-	defer func() {
-		s.bus.mu.Lock()
-		delete(s.bus.live, s)
-		s.bus.mu.Unlock()
-		close(s.done)
-	}()
-	for {
-		msg, ok := s.next()
-		if !ok {
-			return
-		}
-		s.h(msg)
-		if s.idle != nil && s.caughtUp() {
-			s.idle()
-		}
+// taken wakes blocked publishers once the queue is half empty again (s.Mu
+// is held): at half capacity rather than at every free slot, which saves a
+// context switch per message.
+func (s *subscription) taken() {
+	if s.roomWait != nil && s.Queue.Len() <= s.limit/2 {
+		close(s.roomWait)
+		s.roomWait = nil
 	}
 }
 
-// caughtUp reports whether the queue is empty and the subscription still
-// running.
-func (s *subscription) caughtUp() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return !s.isOff && s.queue.Len() == 0
-}
-
-// next waits for the next message; ok is false once the subscription is
-// stopped.
-func (s *subscription) next() (msg []byte, ok bool) {
-	for {
-		s.mu.Lock()
-		if s.isOff {
-			s.mu.Unlock()
-			return nil, false
-		}
-		if s.queue.Len() > 0 {
-			msg = s.queue.Pop()
-			// Waking blocked publishers at half capacity rather than at
-			// every free slot saves a context switch per message.
-			if s.roomWait != nil && s.queue.Len() <= s.limit/2 {
-				close(s.roomWait)
-				s.roomWait = nil
-			}
-			s.mu.Unlock()
-			return msg, true
-		}
-		s.mu.Unlock()
-
-		select {
-		case <-s.wake:
-		case <-s.stopped:
-		}
-	}
+// exit runs when the subscription's goroutine ends.
+func (s *subscription) exit() {
+	s.bus.mu.Lock()
+	delete(s.bus.live, s)
+	s.bus.mu.Unlock()
 }

@@ -115,7 +115,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/sockjs-cluster/sockjs/internal/busutil"
 	"github.com/sockjs-cluster/sockjs/pubsub"
 )
 
@@ -335,16 +334,8 @@ func (b *Bus) subscribe(ctx context.Context, h pubsub.Handler, idle func(), chan
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("redisbus: subscribe: %w", err)
 	}
-	s := &subscription{
-		bus:      b,
-		channels: unique(channels),
-		h:        h,
-		idle:     idle,
-		limit:    b.queueSize,
-		wake:     make(chan struct{}, 1),
-		stopped:  make(chan struct{}),
-		done:     make(chan struct{}),
-	}
+	s := &subscription{bus: b, channels: unique(channels), limit: b.queueSize}
+	s.Init(h, idle)
 
 	b.mu.Lock()
 	if b.closed {
@@ -364,18 +355,18 @@ func (b *Bus) subscribe(ctx context.Context, h pubsub.Handler, idle func(), chan
 
 	if err := b.confirm(ctx, gen, s); err != nil {
 		b.remove(s)
-		s.stop()
+		s.Stop()
 		return nil, fmt.Errorf("redisbus: subscribe: %w", err)
 	}
 
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		s.stop()
+		s.Stop()
 		return nil, fmt.Errorf("redisbus: subscribe: %w", pubsub.ErrClosed)
 	}
 	b.live[s] = struct{}{}
-	go s.run()
+	go s.Run(s.exit)
 	return s, nil
 }
 
@@ -401,13 +392,10 @@ func (b *Bus) Close() error {
 	live := slices.Collect(maps.Keys(b.live))
 	b.mu.Unlock()
 	for _, s := range live {
-		s.stop()
+		s.Stop()
 	}
-	self := busutil.GoID()
 	for _, s := range live {
-		if s.gid.Load() != self {
-			<-s.done
-		}
+		_ = s.Wait(context.Background()) // returns at once for the caller's own
 	}
 	b.wg.Wait()
 	return nil
