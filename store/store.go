@@ -20,10 +20,13 @@
 //
 //  1. Creation is atomic: of any number of concurrent Open calls with Create
 //     set for one absent (route, id), exactly one reports Created.
-//  2. At most one receiver per session: a lease, named by the caller, held
-//     until Release, or until it has not been renewed (by Open or Pull) for
-//     its Lease duration, whichever comes first. While another receiver holds
-//     a live lease, Open answers ErrReceiverBusy.
+//  2. At most one receiver per session: a hold, named by the caller
+//     (Receiver) and kept alive by the lease of the node it runs on
+//     (Holder), held until Release or until that node's lease lapses,
+//     whichever comes first. While another receiver's hold is live, Open
+//     answers ErrReceiverBusy. Holding costs nothing per session and per
+//     second: a node renews one lease per route (RenewNode), whatever the
+//     number of sessions it holds.
 //  3. Every message handed to Push or Publish is returned by Pull exactly
 //     once, to the lease holder, in one total order per route: a sequence
 //     shared by unicast and broadcast messages. A session sees the broadcasts
@@ -31,10 +34,30 @@
 //     pulls within the broadcast log's retention. Messages a lease holder
 //     acknowledged (PullRequest.Ack) count as returned.
 //  4. A session whose receiver has been gone for its Idle duration (or whose
-//     lease has lapsed for that long) expires. Reap hands each expired
-//     session to exactly one caller, once, even across many nodes.
+//     holder's node lease has lapsed for that long) expires. Reap hands each
+//     expired session to exactly one caller, once, even across many nodes.
 //  5. Publish costs O(1) writes whatever the number of sessions: the log is
 //     read at delivery time.
+//  6. Fencing. Each node lease has an epoch that grows whenever the lease
+//     is taken anew (a new or restarted node, or one whose lease lapsed),
+//     and a hold carries the epoch it was taken in. A hold whose node's
+//     epoch moved on, or whose node's lease lapsed, is dead for good: its
+//     receiver's Pull and Release are refused (ErrNotReceiver) or do
+//     nothing, even once the node has renewed its lease again, so a node
+//     that froze, was partitioned or lost the store past its lease can
+//     never move a session's cursor again. Another receiver may take such
+//     a session over with one Open call. A receiver therefore acknowledges
+//     (PullRequest.Ack) what it is about to write before writing it: what
+//     the store has handed out is then never handed out twice.
+//
+// # Node leases
+//
+// A node calls RenewNode for each route when it starts (Fresh) and then
+// every third of its lease. Its holds live as long as the lease does; when
+// it lapses (a crash, a partition, a pause), the sessions it held become
+// available to other nodes' receivers at once and expire after their Idle
+// duration unless one attaches. The node learns of the lapse from the new
+// epoch its next RenewNode returns.
 //
 // All methods are safe for concurrent use. Every method takes a context and
 // returns its error (wrapped) when the context ends first; the operation may
@@ -64,6 +87,10 @@ var (
 	// ErrQueueFull: the session's unread unicast queue is at its limit (a
 	// slow or vanished consumer). The message was not stored.
 	ErrQueueFull = errors.New("store: session queue full")
+	// ErrNodeLease: the node asking for a hold (OpenRequest.Holder) has no
+	// live lease: it never called RenewNode for the route, or its lease
+	// lapsed. It must renew (and learn its new epoch) first.
+	ErrNodeLease = errors.New("store: node lease not live")
 )
 
 // State is a session's lifecycle state.
@@ -95,8 +122,10 @@ type Session struct {
 	// CloseCode and CloseReason are set once State is StateClosed.
 	CloseCode   int
 	CloseReason string
-	// Receiver names the holder of a live lease, "" when there is none.
+	// Receiver names the receiver of a live hold, "" when there is none.
 	Receiver string
+	// Holder is the node of that receiver, "" when there is none.
+	Holder string
 	// Node, when not empty, binds the session to a connection held by that
 	// node (a websocket): its messages go to that node over the bus, are not
 	// queued in the store, and it has no cursor in the broadcast log (Pull
@@ -128,15 +157,20 @@ type OpenRequest struct {
 	// Idle is how long the session lives without a receiver (the protocol's
 	// disconnect delay). Required (> 0) when creating.
 	Idle time.Duration
-	// Receiver, when not empty, asks for the receiver lease under this name,
-	// valid for Lease (> 0). A closed session gives no lease: the result's
-	// Session tells the caller to answer with the close frame, after the
-	// messages sent before the close, which Pull takes (without a lease).
+	// Receiver, when not empty, asks for the session's hold under this
+	// name, unique among the holder node's receivers. Holder (required with
+	// Receiver) is the node it runs on, whose lease keeps the hold alive
+	// (ErrNodeLease when that lease is not live). A hold that is dead (its
+	// node's lease lapsed or its epoch moved on) is taken over; one held by
+	// the same Receiver is taken again in the node's current epoch. A
+	// closed session gives no hold: the result's Session tells the caller
+	// to answer with the close frame, after the messages sent before the
+	// close, which Pull takes (without a hold).
 	Receiver string
-	Lease    time.Duration
-	// Pull also takes the pending messages when the lease was taken.
+	Holder   string
+	// Pull also takes the pending messages when the hold was taken.
 	Pull bool
-	// ReleaseIfData releases the lease in the same step when Pull took at
+	// ReleaseIfData releases the hold in the same step when Pull took at
 	// least one message (a polling request answers at once).
 	ReleaseIfData bool
 }
@@ -145,7 +179,7 @@ type OpenRequest struct {
 type OpenResult struct {
 	Session Session
 	Created bool
-	// Attached: the lease was given to the caller (and, with ReleaseIfData,
+	// Attached: the hold was given to the caller (and, with ReleaseIfData,
 	// may already have been given back: then Session.Receiver is empty).
 	Attached bool
 	// Messages are the pulled messages, when Pull was asked and the caller
@@ -157,19 +191,19 @@ type OpenResult struct {
 	Cursor uint64
 }
 
-// PullRequest describes one Pull call by the lease holder.
+// PullRequest describes one Pull call by the holder. It is refused
+// (ErrNotReceiver) unless Receiver's hold is live.
 type PullRequest struct {
 	Receiver string
-	// Lease renews the lease for this long from now.
-	Lease time.Duration
-	// Idle is the session's idle expiry, applied from the lease's end.
+	// Idle, when > 0, becomes the session's idle expiry (applied once the
+	// hold ends).
 	Idle time.Duration
-	// Release gives the lease up after taking the messages. ReleaseIfData
+	// Release gives the hold up after taking the messages. ReleaseIfData
 	// gives it up only when at least one message was taken.
 	Release       bool
 	ReleaseIfData bool
 	// Max bounds how many messages one call returns (0: no bound; negative:
-	// none, the call renews, acknowledges or releases only). The rest stay
+	// none, the call acknowledges or releases only). The rest stay
 	// pending in order.
 	Max int
 	// Ack acknowledges the session's messages numbered up to it: the lease
@@ -194,7 +228,9 @@ type PullResult struct {
 
 // PushResult tells the sender whom to wake.
 type PushResult struct {
-	// Receiver is the lease holder at the time of the push, "" if none.
+	// Receiver is the session's holder on record at the time of the push
+	// ("" if none): a receiver whose hold may have lapsed since, which a
+	// wake-up then does not reach, harmlessly.
 	Receiver string
 	// Node is set for sessions bound to a node's connection (see
 	// Session.Node): nothing was stored, the caller must deliver the
@@ -211,6 +247,25 @@ type PushResult struct {
 	First, Prev uint64
 }
 
+// NodeRequest describes one RenewNode call.
+type NodeRequest struct {
+	// Lease is how long the node's holds live from now without another
+	// renewal.
+	Lease time.Duration
+	// Fresh starts a new epoch even if the lease is live (a node starting).
+	Fresh bool
+}
+
+// NodeLease is what RenewNode granted.
+type NodeLease struct {
+	// Epoch is the node's current epoch (> 0).
+	Epoch uint64
+	// Renewed reports that the lease was live and kept its epoch; false
+	// when a new epoch began (every hold of the node's earlier epoch is
+	// dead).
+	Renewed bool
+}
+
 // Store is the session store contract. See the package documentation for
 // the guarantees every implementation gives.
 type Store interface {
@@ -220,14 +275,25 @@ type Store interface {
 	Open(ctx context.Context, route, id string, req OpenRequest) (OpenResult, error)
 
 	// Pull takes the session's pending messages (unicast queue merged with
-	// the broadcast log past the session's cursor, in sequence order) and
-	// renews the caller's lease. Errors: ErrNotFound, ErrNotReceiver.
+	// the broadcast log past the session's cursor, in sequence order) for
+	// the holder of a live hold. Errors: ErrNotFound, ErrNotReceiver.
 	Pull(ctx context.Context, route, id string, req PullRequest) (PullResult, error)
 
-	// Release gives the lease up when the caller still holds it (otherwise
+	// Release gives the hold up when the caller's hold is live (otherwise
 	// it does nothing and returns nil); the session then expires after idle
 	// unless a receiver attaches.
 	Release(ctx context.Context, route, id, receiver string, idle time.Duration) error
+
+	// RenewNode takes or renews node's lease on the route's holds for
+	// lease (> 0) from now, by the store's clock, and returns the node's
+	// epoch. The epoch stays the same while the lease is renewed before it
+	// lapses; it grows (a new value, higher than any the route's nodes had
+	// before) when the node had no live lease, or when Fresh is set (a
+	// node starting: holds of an earlier process with the same node id are
+	// dead then). The holds of the previous epoch are dead from then on:
+	// their sessions expire after their idle duration unless a receiver
+	// attaches. One write whatever the number of sessions held.
+	RenewNode(ctx context.Context, route, node string, req NodeRequest) (NodeLease, error)
 
 	// Push appends unicast messages to an open session's queue. Errors:
 	// ErrNotFound, ErrClosed, ErrQueueFull (nothing stored).

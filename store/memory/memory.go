@@ -89,7 +89,20 @@ type route struct {
 	open     int // sessions in StateOpen
 	log      fifo[logEntry]
 	deadline deadlineHeap
+	nodes    map[string]*nodeLease
+	epoch    uint64 // last epoch handed out to any node of the route
 }
+
+// nodeLease is one node's lease on the route: its holds live while it does.
+type nodeLease struct {
+	epoch uint64
+	until time.Time
+	held  map[string]struct{} // ids of the sessions held in this epoch
+}
+
+// never is the deadline of a held session: it expires only once the hold
+// ends (Release, or its node's lease lapsing).
+var never = time.Unix(1<<40, 0)
 
 type logEntry struct {
 	seq uint64
@@ -107,8 +120,9 @@ type session struct {
 	state       store.State
 	closeCode   int
 	closeReason string
-	receiver    string    // "" when no lease was taken or it was released
-	leaseUntil  time.Time // the lease is live while now < leaseUntil
+	receiver    string // "" when no hold was taken or it was released
+	holder      string // the receiver's node
+	epoch       uint64 // the holder's epoch when the hold was taken
 	idle        time.Duration
 	expiresAt   time.Time
 	node        string
@@ -163,8 +177,8 @@ func (s *Store) Open(ctx context.Context, routeName, id string, req store.OpenRe
 	if req.Create && req.Idle <= 0 {
 		return store.OpenResult{}, errors.New("memory: open: Idle must be > 0 when creating")
 	}
-	if req.Receiver != "" && req.Lease <= 0 {
-		return store.OpenResult{}, errors.New("memory: open: Lease must be > 0 with a Receiver")
+	if req.Receiver != "" && req.Holder == "" {
+		return store.OpenResult{}, errors.New("memory: open: Holder is required with a Receiver")
 	}
 	r := s.route(routeName, req.Create)
 	if r == nil {
@@ -178,6 +192,12 @@ func (s *Store) Open(ctx context.Context, routeName, id string, req store.OpenRe
 	ss := r.sessions[id]
 	if ss != nil && ss.owner != req.Owner {
 		return res, notFound("open", routeName, id)
+	}
+	var n *nodeLease
+	if req.Receiver != "" {
+		if n = r.nodes[req.Holder]; n == nil || !now.Before(n.until) {
+			return res, fmt.Errorf("memory: open %s/%s by %s: %w", routeName, id, req.Holder, store.ErrNodeLease)
+		}
 	}
 	if ss == nil {
 		if !req.Create {
@@ -201,16 +221,17 @@ func (s *Store) Open(ctx context.Context, routeName, id string, req store.OpenRe
 	}
 
 	if req.Receiver != "" && ss.state == store.StateOpen {
-		if ss.leased(now) && ss.receiver != req.Receiver {
+		if r.leased(ss, now) && ss.receiver != req.Receiver {
 			res.Session = r.snapshot(ss, now)
 			return res, fmt.Errorf("memory: open %s/%s: %w", routeName, id, store.ErrReceiverBusy)
 		}
 		if req.Idle > 0 {
 			ss.idle = req.Idle
 		}
-		ss.receiver = req.Receiver
-		ss.leaseUntil = now.Add(req.Lease)
-		r.setDeadline(ss, ss.leaseUntil.Add(ss.idle))
+		r.unhold(ss)
+		ss.receiver, ss.holder, ss.epoch = req.Receiver, req.Holder, n.epoch
+		n.held[id] = struct{}{}
+		r.setDeadline(ss, never)
 		res.Attached = true
 		if req.Pull {
 			res.Messages = r.take(ss, 0)
@@ -227,10 +248,9 @@ func (s *Store) Open(ctx context.Context, routeName, id string, req store.OpenRe
 	return res, nil
 }
 
-// Pull implements store.Store. A Lease of zero leaves the lease's end as it
-// is and an Idle of zero keeps the session's idle duration. On a closed
-// session the holder may still pull what was pending; its expiry stays the
-// one Close set.
+// Pull implements store.Store. An Idle of zero keeps the session's idle
+// duration. On a closed session the holder may still pull what was
+// pending; its expiry stays the one Close set.
 func (s *Store) Pull(ctx context.Context, routeName, id string, req store.PullRequest) (store.PullResult, error) {
 	if err := ctxErr(ctx, "pull"); err != nil {
 		return store.PullResult{}, err
@@ -246,17 +266,11 @@ func (s *Store) Pull(ctx context.Context, routeName, id string, req store.PullRe
 	if ss == nil {
 		return store.PullResult{}, notFound("pull", routeName, id)
 	}
-	if req.Receiver == "" || ss.receiver != req.Receiver || !ss.leased(now) {
+	if req.Receiver == "" || ss.receiver != req.Receiver || !r.leased(ss, now) {
 		return store.PullResult{}, fmt.Errorf("memory: pull %s/%s: %w", routeName, id, store.ErrNotReceiver)
 	}
 	if req.Idle > 0 {
 		ss.idle = req.Idle
-	}
-	if req.Lease > 0 {
-		ss.leaseUntil = now.Add(req.Lease)
-	}
-	if ss.state == store.StateOpen {
-		r.setDeadline(ss, ss.leaseUntil.Add(ss.idle))
 	}
 	if req.Ack > ss.cursor {
 		ss.cursor = req.Ack
@@ -290,7 +304,7 @@ func (s *Store) Release(ctx context.Context, routeName, id, receiver string, idl
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := s.now()
-	if ss := r.sessions[id]; ss != nil && receiver != "" && ss.receiver == receiver && ss.leased(now) {
+	if ss := r.sessions[id]; ss != nil && receiver != "" && ss.receiver == receiver && r.leased(ss, now) {
 		r.release(ss, now, idle)
 	}
 	return nil
@@ -315,9 +329,7 @@ func (s *Store) Push(ctx context.Context, routeName, id string, msgs []string) (
 		return store.PushResult{}, fmt.Errorf("memory: push %s/%s: %w", routeName, id, store.ErrClosed)
 	}
 	var res store.PushResult
-	if ss.leased(s.now()) {
-		res.Receiver = ss.receiver
-	}
+	res.Receiver = ss.receiver
 	if ss.node != "" {
 		res.Node = ss.node
 		return res, nil
@@ -493,6 +505,11 @@ func (s *Store) Reap(ctx context.Context, routeName string, max int) ([]store.Se
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := s.now()
+	for _, n := range r.nodes {
+		if len(n.held) > 0 && !now.Before(n.until) {
+			r.lapse(n)
+		}
+	}
 	var out []store.Session
 	for len(out) < max && len(r.deadline) > 0 && !r.deadline[0].heapAt.After(now) {
 		ss := r.deadline[0]
@@ -504,6 +521,7 @@ func (s *Store) Reap(ctx context.Context, routeName string, max int) ([]store.Se
 		}
 		heap.Pop(&r.deadline)
 		out = append(out, r.snapshot(ss, now))
+		r.unhold(ss)
 		delete(r.sessions, ss.id)
 		if ss.state == store.StateOpen {
 			r.open--
@@ -516,16 +534,79 @@ func (s *Store) Reap(ctx context.Context, routeName string, max int) ([]store.Se
 	return out, nil
 }
 
-// leased reports whether a receiver holds a live lease.
-func (ss *session) leased(now time.Time) bool {
-	return ss.receiver != "" && now.Before(ss.leaseUntil)
+// RenewNode implements store.Store.
+func (s *Store) RenewNode(ctx context.Context, routeName, node string, req store.NodeRequest) (store.NodeLease, error) {
+	if err := ctxErr(ctx, "renew node"); err != nil {
+		return store.NodeLease{}, err
+	}
+	if req.Lease <= 0 {
+		return store.NodeLease{}, errors.New("memory: renew node: Lease must be > 0")
+	}
+	r := s.route(routeName, true)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := s.now()
+	if r.nodes == nil {
+		r.nodes = make(map[string]*nodeLease)
+	}
+	n := r.nodes[node]
+	if n != nil && !req.Fresh && now.Before(n.until) {
+		n.until = now.Add(req.Lease)
+		return store.NodeLease{Epoch: n.epoch, Renewed: true}, nil
+	}
+	if n == nil {
+		n = &nodeLease{}
+		r.nodes[node] = n
+	} else {
+		// The holds of the lapsed (or replaced) epoch end: their sessions
+		// expire from the lease's end, or from now if it was still live.
+		if n.until.After(now) {
+			n.until = now
+		}
+		r.lapse(n)
+	}
+	r.epoch++
+	n.epoch, n.until, n.held = r.epoch, now.Add(req.Lease), make(map[string]struct{})
+	return store.NodeLease{Epoch: n.epoch}, nil
 }
 
-// release drops the lease; an open session then expires after idle (zero:
+// lapse ends the holds of node lease n's epoch: each open session it held
+// expires its idle duration after the lease's end.
+func (r *route) lapse(n *nodeLease) {
+	for id := range n.held {
+		ss := r.sessions[id]
+		if ss != nil && ss.epoch == n.epoch && ss.state == store.StateOpen {
+			r.setDeadline(ss, n.until.Add(ss.idle))
+		}
+	}
+	n.held = make(map[string]struct{})
+}
+
+// leased reports whether a receiver holds the session in its node's
+// current, live epoch.
+func (r *route) leased(ss *session, now time.Time) bool {
+	if ss.receiver == "" {
+		return false
+	}
+	n := r.nodes[ss.holder]
+	return n != nil && n.epoch == ss.epoch && now.Before(n.until)
+}
+
+// unhold removes the session from its holder's set of holds, if there.
+func (r *route) unhold(ss *session) {
+	if ss.receiver == "" {
+		return
+	}
+	if n := r.nodes[ss.holder]; n != nil && n.epoch == ss.epoch {
+		delete(n.held, ss.id)
+	}
+}
+
+// release drops the hold; an open session then expires after idle (zero:
 // the session's own) from now. A closed one keeps the deadline Close set.
 func (r *route) release(ss *session, now time.Time, idle time.Duration) {
-	ss.receiver = ""
-	ss.leaseUntil = time.Time{}
+	r.unhold(ss)
+	ss.receiver, ss.holder, ss.epoch = "", "", 0
 	if ss.state != store.StateOpen {
 		return
 	}
@@ -610,8 +691,8 @@ func (r *route) snapshot(ss *session, now time.Time) store.Session {
 		Meta:        cloneBytes(ss.meta),
 		Created:     ss.created,
 	}
-	if ss.leased(now) {
-		out.Receiver = ss.receiver
+	if r.leased(ss, now) {
+		out.Receiver, out.Holder = ss.receiver, ss.holder
 	}
 	if len(ss.values) > 0 {
 		out.Values = make(map[string]string, len(ss.values))

@@ -38,6 +38,11 @@ func newFake(opts Options) (*Store, *fakeClock) {
 }
 
 func mustOpen(t *testing.T, s *Store, route, id string, req store.OpenRequest) store.OpenResult {
+	if req.Holder == "n" {
+		if _, err := s.RenewNode(bg, route, "n", store.NodeRequest{Lease: 1000 * time.Hour}); err != nil {
+			t.Fatalf("RenewNode: %v", err)
+		}
+	}
 	t.Helper()
 	res, err := s.Open(bg, route, id, req)
 	if err != nil {
@@ -48,7 +53,7 @@ func mustOpen(t *testing.T, s *Store, route, id string, req store.OpenRequest) s
 
 func mustPull(t *testing.T, s *Store, route, id, receiver string) []string {
 	t.Helper()
-	res, err := s.Pull(bg, route, id, store.PullRequest{Receiver: receiver, Lease: time.Hour, Idle: time.Hour})
+	res, err := s.Pull(bg, route, id, store.PullRequest{Receiver: receiver, Idle: time.Hour})
 	if err != nil {
 		t.Fatalf("Pull(%s): %v", id, err)
 	}
@@ -68,7 +73,7 @@ func TestOptionsDefaults(t *testing.T) {
 }
 
 func TestBroadcastLogTrimming(t *testing.T) {
-	attached := store.OpenRequest{Create: true, Idle: time.Hour, Receiver: "r", Lease: time.Hour}
+	attached := store.OpenRequest{Create: true, Idle: time.Hour, Receiver: "r", Holder: "n"}
 	tests := []struct {
 		name    string
 		opts    Options
@@ -158,7 +163,7 @@ func TestMaxQueue(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s, _ := newFake(Options{MaxQueue: 3})
-			mustOpen(t, s, "r", "a", store.OpenRequest{Create: true, Idle: time.Hour, Receiver: "r", Lease: time.Hour})
+			mustOpen(t, s, "r", "a", store.OpenRequest{Create: true, Idle: time.Hour, Receiver: "r", Holder: "n"})
 			for i, msgs := range tc.pushes {
 				_, err := s.Push(bg, "r", "a", msgs)
 				if got := errors.Is(err, store.ErrQueueFull); got != tc.wantErr[i] || (err != nil && !got) {
@@ -188,13 +193,20 @@ func TestReapMaxMustBePositive(t *testing.T) {
 func TestReapHeapStaysSmall(t *testing.T) {
 	s, c := newFake(Options{})
 	const sessions = 100
-	lease := store.OpenRequest{Create: true, Idle: time.Second, Receiver: "r", Lease: 10 * time.Second}
+	lease := store.OpenRequest{Create: true, Idle: time.Second, Receiver: "r", Holder: "n1"}
+	renewNode := func() {
+		if _, err := s.RenewNode(bg, "r", "n1", store.NodeRequest{Lease: 10 * time.Second}); err != nil {
+			t.Fatalf("RenewNode: %v", err)
+		}
+	}
+	renewNode()
 	for i := range sessions {
 		mustOpen(t, s, "r", fmt.Sprint(i), lease)
 	}
 	rt := s.routes["r"]
 	for range 50 {
 		c.advance(100 * time.Millisecond)
+		renewNode()
 		for i := range sessions {
 			mustPull(t, s, "r", fmt.Sprint(i), "r")
 			// A poll: release, then attach again.
@@ -224,7 +236,7 @@ func TestReapHeapStaysSmall(t *testing.T) {
 // (Close with a short idle after a long lease).
 func TestDeadlineMovesEarlier(t *testing.T) {
 	s, c := newFake(Options{})
-	mustOpen(t, s, "r", "a", store.OpenRequest{Create: true, Idle: time.Hour, Receiver: "r", Lease: time.Hour})
+	mustOpen(t, s, "r", "a", store.OpenRequest{Create: true, Idle: time.Hour, Receiver: "r", Holder: "n"})
 	c.advance(90 * time.Minute)
 	// The heap key (the creation deadline, 1h) comes due and moves to
 	// lease+idle (2h).
@@ -250,7 +262,7 @@ func TestDeadlineMovesEarlier(t *testing.T) {
 }
 
 func BenchmarkPoll(b *testing.B) {
-	poll := store.OpenRequest{Receiver: "r", Lease: 30 * time.Second, Idle: 5 * time.Second, Pull: true, ReleaseIfData: true}
+	poll := store.OpenRequest{Receiver: "r", Holder: "n", Idle: 5 * time.Second, Pull: true, ReleaseIfData: true}
 	for _, withData := range []bool{false, true} {
 		b.Run(fmt.Sprintf("data=%v", withData), func(b *testing.B) {
 			s := New(Options{})
@@ -280,11 +292,11 @@ func BenchmarkPoll(b *testing.B) {
 
 func BenchmarkPush(b *testing.B) {
 	s := New(Options{})
-	if _, err := s.Open(bg, "r", "a", store.OpenRequest{Create: true, Idle: time.Hour, Receiver: "r", Lease: time.Hour}); err != nil {
+	if _, err := s.Open(bg, "r", "a", store.OpenRequest{Create: true, Idle: time.Hour, Receiver: "r", Holder: "n"}); err != nil {
 		b.Fatal(err)
 	}
 	msgs := []string{"hello"}
-	drain := store.PullRequest{Receiver: "r", Lease: time.Hour, Idle: time.Hour}
+	drain := store.PullRequest{Receiver: "r", Idle: time.Hour}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {

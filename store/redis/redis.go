@@ -197,16 +197,17 @@ func (s *Store) base(route string) string {
 	return s.opts.Prefix + ":{" + routeTag(route) + "}:"
 }
 
-// routeKeys are the KEYS of a route script: seq, log, open, exp.
+// routeKeys are the KEYS of a route script: seq, log, open, exp, nodes,
+// nep.
 func (s *Store) routeKeys(route string) []string {
 	b := s.base(route)
-	return []string{b + "seq", b + "log", b + "open", b + "exp"}
+	return []string{b + "seq", b + "log", b + "open", b + "exp", b + "nodes", b + "nep"}
 }
 
 // sessionKeys are the KEYS of a session script: the route's, then rec, q, v.
 func (s *Store) sessionKeys(route, id string) []string {
 	b := s.base(route)
-	return []string{b + "seq", b + "log", b + "open", b + "exp", b + "s:" + id, b + "q:" + id, b + "v:" + id}
+	return []string{b + "seq", b + "log", b + "open", b + "exp", b + "nodes", b + "nep", b + "s:" + id, b + "q:" + id, b + "v:" + id}
 }
 
 // millis converts a duration to milliseconds, rounding up (a lease is never
@@ -307,14 +308,14 @@ func asState(v any) (store.State, bool) {
 }
 
 // snapshot decodes a script's session snapshot:
-// {state, code, reason, receiver, node, meta, created, {k, v, ...}}.
+// {state, code, reason, receiver, node, meta, created, {k, v, ...}, owner, holder}.
 func snapshot(route, id string, f []any) (store.Session, bool) {
-	if len(f) != 9 {
+	if len(f) != 10 {
 		return store.Session{}, false
 	}
 	var (
 		sess = store.Session{Route: route, ID: id}
-		ok   [9]bool
+		ok   [10]bool
 		code int64
 		us   int64
 		meta string
@@ -329,6 +330,7 @@ func snapshot(route, id string, f []any) (store.Session, bool) {
 	us, ok[6] = asInt(f[6])
 	vals, ok[7] = asStrings(f[7])
 	sess.Owner, ok[8] = f[8].(string)
+	sess.Holder, ok[9] = f[9].(string)
 	for _, o := range ok {
 		if !o {
 			return store.Session{}, false
@@ -357,12 +359,12 @@ func (s *Store) Open(ctx context.Context, route, id string, req store.OpenReques
 	if req.Create && req.Idle <= 0 {
 		return store.OpenResult{}, errors.New("redisstore: open: Idle must be > 0 when creating")
 	}
-	if req.Receiver != "" && req.Lease <= 0 {
-		return store.OpenResult{}, errors.New("redisstore: open: Lease must be > 0 with a Receiver")
+	if req.Receiver != "" && req.Holder == "" {
+		return store.OpenResult{}, errors.New("redisstore: open: Holder is required with a Receiver")
 	}
 	v, err := s.run(ctx, w, scriptOpen, s.sessionKeys(route, id),
 		s.keyTTL, id, flag(req.Create), req.Meta, req.Node, millis(req.Idle),
-		req.Receiver, millis(req.Lease), flag(req.Pull), flag(req.ReleaseIfData), req.Owner)
+		req.Receiver, req.Holder, flag(req.Pull), flag(req.ReleaseIfData), req.Owner)
 	if err != nil {
 		return store.OpenResult{}, err
 	}
@@ -371,6 +373,8 @@ func (s *Store) Open(ctx context.Context, route, id string, req store.OpenReques
 	switch {
 	case st == "nf":
 		return res, sentinel(w, store.ErrNotFound)
+	case st == "nl":
+		return res, sentinel(w+" by "+req.Holder, store.ErrNodeLease)
 	case st == "busy" && len(a) == 2:
 		f, _ := a[1].([]any)
 		sess, ok := snapshot(route, id, f)
@@ -396,14 +400,14 @@ func (s *Store) Open(ctx context.Context, route, id string, req store.OpenReques
 	return res, badReply(w, v)
 }
 
-// Pull implements store.Store. A Lease of zero leaves the lease's end as it
-// is and an Idle of zero keeps the session's idle duration. On a closed
+// Pull implements store.Store. An Idle of zero keeps the session's idle
+// duration. On a closed
 // session the holder may still pull what was pending; its expiry stays the
 // one Close set.
 func (s *Store) Pull(ctx context.Context, route, id string, req store.PullRequest) (store.PullResult, error) {
 	w := what("pull", route, id)
 	v, err := s.run(ctx, w, scriptPull, s.sessionKeys(route, id),
-		s.keyTTL, id, req.Receiver, millis(req.Lease), millis(req.Idle),
+		s.keyTTL, id, req.Receiver, 0, millis(req.Idle),
 		flag(req.Release), flag(req.ReleaseIfData), max(req.Max, -1), req.Ack)
 	if err != nil {
 		return store.PullResult{}, err
@@ -473,6 +477,34 @@ func (s *Store) Push(ctx context.Context, route, id string, msgs []string) (stor
 		}
 	}
 	return store.PushResult{}, badReply(w, v)
+}
+
+// renewRefresh is how many held sessions' keys one RenewNode refreshes the
+// TTLs of, at most, while a refresh pass is under way.
+const renewRefresh = 64
+
+// RenewNode implements store.Store: one script, whatever the number of
+// sessions the node holds (see renewNodeLua for the TTLs of held
+// sessions' keys, refreshed a few per call).
+func (s *Store) RenewNode(ctx context.Context, route, node string, req store.NodeRequest) (store.NodeLease, error) {
+	w := "renew node " + route + "/" + node
+	if req.Lease <= 0 {
+		return store.NodeLease{}, errors.New("redisstore: renew node: Lease must be > 0")
+	}
+	v, err := s.run(ctx, w, scriptRenewNode, s.routeKeys(route),
+		s.keyTTL, s.base(route), node, millis(req.Lease), flag(req.Fresh), renewRefresh)
+	if err != nil {
+		return store.NodeLease{}, err
+	}
+	a, _ := v.([]any)
+	if len(a) == 2 {
+		ep, ok1 := asInt(a[0])
+		renewed, ok2 := asInt(a[1])
+		if ok1 && ok2 && ep > 0 {
+			return store.NodeLease{Epoch: uint64(ep), Renewed: renewed == 1}, nil
+		}
+	}
+	return store.NodeLease{}, badReply(w, v)
 }
 
 // Publish implements store.Store: one log entry, whatever the number of
@@ -612,7 +644,7 @@ func (s *Store) Reap(ctx context.Context, route string, max int) ([]store.Sessio
 	for _, e := range a {
 		f, _ := e.([]any)
 		var sess store.Session
-		id, ok := "", len(f) == 10
+		id, ok := "", len(f) == 11
 		if ok {
 			id, ok = f[0].(string)
 		}

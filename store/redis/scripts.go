@@ -7,10 +7,12 @@ import "github.com/redis/go-redis/v9"
 // server. Every script is the common prelude, for session scripts the
 // session library, then its body.
 //
-// KEYS are always, in this order, the route's keys seq, log, open, exp
-// and, for session scripts, the session's keys rec, q, v (see keys in
-// redis.go). ARGV[1] is the key TTL backstop in milliseconds; for session
-// scripts ARGV[2] is the session id. Times are milliseconds of the Redis
+// KEYS are always, in this order, the route's keys seq, log, open, exp,
+// nodes, nep and, for session scripts, the session's keys rec, q, v (see
+// keys in redis.go). ARGV[1] is the key TTL backstop in milliseconds; for
+// session scripts ARGV[2] is the session id; for the others ARGV[2] is the
+// route's key base. A node's set of holds (h:<node>) is named inside the
+// scripts: it shares the route's hash tag, hence its slot. Times are milliseconds of the Redis
 // server's clock (TIME), durations are milliseconds.
 //
 // Numbers are written back with I (%.0f): Lua 5.1's tostring keeps 14
@@ -20,12 +22,48 @@ import "github.com/redis/go-redis/v9"
 // preludeLua is shared by every script: keys, clock, TTL helpers.
 const preludeLua = `
 local KSEQ, KLOG, KOPEN, KEXP = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local KR, KQ, KV = KEYS[5], KEYS[6], KEYS[7]
+local KNODES, KNE = KEYS[5], KEYS[6]
+local KR, KQ, KV = KEYS[7], KEYS[8], KEYS[9]
+local BASE = string.sub(KSEQ, 1, -4)
 local keyTTL = tonumber(ARGV[1])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- HELD is the deadline of a held session (ex, and its expiry index
+-- score): it expires only once the hold ends.
+local HELD = 1e15
 
 local function I(n) return string.format('%.0f', n) end
+
+-- nodeLive returns node's epoch and lease end when its lease is live.
+local function nodeLive(node)
+  local ep = redis.call('HGET', KNE, node)
+  if not ep then return nil end
+  local u = redis.call('ZSCORE', KNODES, node)
+  if not u or tonumber(u) <= now then return nil end
+  return ep, tonumber(u)
+end
+
+-- lapseHolds ends the holds of node's epoch ep, whose lease ended at
+-- upto: each open session it held expires its idle duration later. Up to
+-- max sessions (0: all); it reports whether the node's set is empty.
+local function lapseHolds(node, ep, upto, max)
+  local kh = BASE .. 'h:' .. node
+  local ids
+  if max > 0 then ids = redis.call('SPOP', kh, max) else
+    ids = redis.call('SMEMBERS', kh)
+    redis.call('DEL', kh)
+  end
+  for _, sid in ipairs(ids) do
+    local kr = BASE .. 's:' .. sid
+    local v = redis.call('HMGET', kr, 'hn', 'ep', 'st', 'id')
+    if v[1] == node and v[2] == ep and v[3] == '1' then
+      local ex = upto + tonumber(v[4])
+      redis.call('HSET', kr, 'ex', I(ex))
+      redis.call('ZADD', KEXP, I(ex), sid)
+    end
+  end
+  return max <= 0 or redis.call('SCARD', kh) == 0
+end
 
 -- parse splits "<seq>:<rest>" (queue and log entries).
 local function parse(e)
@@ -33,7 +71,7 @@ local function parse(e)
   return tonumber(string.sub(e, 1, i - 1)), string.sub(e, i + 1)
 end
 
--- ensure keeps key k (when it exists) alive until at least E. When the TTL
+-- ensure keeps key k (when it exists) alive upto at least E. When the TTL
 -- has to move it moves to E + keyTTL, so that the renewals of the next
 -- keyTTL cost no write.
 local function ensure(k, E)
@@ -43,7 +81,7 @@ local function ensure(k, E)
   end
 end
 
--- ensureRoute keeps the route's keys alive until at least E and at least as
+-- ensureRoute keeps the route's keys alive upto at least E and at least as
 -- long as its expiry index (the longest lived: a key created now, such as
 -- the sequence on the first Push, inherits the route's horizon).
 local function ensureRoute(E)
@@ -57,14 +95,17 @@ end
 // fields as strings) and the operations of the memory store on it.
 //
 // Record fields: st state (1 open, 2 closed), cc/cr close code and reason,
-// rc receiver, lu lease end, id idle, ex expiry deadline, nd node, cu cursor
-// (last sequence number delivered or skipped), cs route sequence at close,
-// kt keys' TTL horizon, mt meta, ct created (microseconds). The expiry index holds each session
-// once, scored by a lower bound of ex: moving ex later writes nothing there
-// (Reap re-scores it when it comes due), moving it earlier re-scores it.
+// rc receiver, hn its node (the holder), ep the holder's epoch when it took
+// the hold, id idle, ex expiry deadline (HELD while held), nd node, cu
+// cursor (last sequence number delivered or skipped), cs route sequence at
+// close, kt keys' TTL horizon, mt meta, ct created (microseconds). The
+// expiry index holds each session once, scored by a lower bound of ex:
+// moving ex later writes nothing there (Reap re-scores it when it comes
+// due), moving it earlier re-scores it. A held session is also in its
+// holder's set h:<node>, which the node's lapse hands back to the index.
 const sessionLua = `
 local id = ARGV[2]
-local F = {'st', 'cc', 'cr', 'rc', 'lu', 'id', 'ex', 'nd', 'cu', 'cs', 'kt'}
+local F = {'st', 'cc', 'cr', 'rc', 'hn', 'ep', 'id', 'ex', 'nd', 'cu', 'cs', 'kt'}
 local r
 local dirty = {}
 
@@ -82,14 +123,16 @@ local function put(f, v)
 end
 
 -- finish writes the changed fields and keeps the keys alive: the session's
--- keys until ex + keyTTL at least, the route's keys as long as any
+-- keys upto ex + keyTTL at least, the route's keys as long as any
 -- session's. kt records the horizon the session's keys (and so the route's)
 -- were last given: while ex + keyTTL stays within it, no TTL is read or
 -- written. When it has to move it moves to ex + 2*keyTTL, so a busy session
 -- touches TTLs once per keyTTL. Keys created later (the queue, the values)
 -- are given kt by the script that creates them.
 local function finish()
-  local E = tonumber(r.ex) + keyTTL
+  local ex = tonumber(r.ex)
+  if ex >= HELD then ex = now end
+  local E = ex + keyTTL
   local moved = E > (tonumber(r.kt) or 0)
   if moved then put('kt', I(E + keyTTL)) end
   if #dirty > 0 then
@@ -111,15 +154,37 @@ local function finish()
   end
 end
 
+-- leased reports whether the hold is live: its node's lease is live, in
+-- the epoch the hold was taken in.
 local function leased()
-  return r.rc ~= '' and now < tonumber(r.lu)
+  if r.rc == '' then return false end
+  local ep = nodeLive(r.hn)
+  return ep ~= nil and ep == r.ep
+end
+
+-- unhold takes the session out of its holder's set.
+local function unhold()
+  if r.rc ~= '' then redis.call('SREM', BASE .. 'h:' .. r.hn, id) end
+end
+
+-- hold gives the session to receiver of node holder in epoch ep.
+local function hold(receiver, holder, ep)
+  unhold()
+  put('rc', receiver); put('hn', holder); put('ep', ep)
+  redis.call('SADD', BASE .. 'h:' .. holder, id)
+  if r.st == '1' and tonumber(r.ex) < HELD then
+    put('ex', I(HELD))
+    redis.call('ZADD', KEXP, I(HELD), id)
+  end
 end
 
 local function setDeadline(at)
   local old = tonumber(r.ex)
   if at == old then return end
   put('ex', I(at))
-  if at < old then
+  if old >= HELD then
+    redis.call('ZADD', KEXP, I(at), id)
+  elseif at < old then
     local sc = redis.call('ZSCORE', KEXP, id)
     if not sc or at < tonumber(sc) then redis.call('ZADD', KEXP, I(at), id) end
   end
@@ -128,7 +193,8 @@ end
 -- release drops the lease; an open session then expires after idle (0: its
 -- own) from now. A closed one keeps the deadline the close set.
 local function release(idle)
-  put('rc', ''); put('lu', '0')
+  unhold()
+  put('rc', ''); put('hn', ''); put('ep', '0')
   if r.st ~= '1' then return end
   if idle > 0 then put('id', I(idle)) end
   setDeadline(now + tonumber(r.id))
@@ -208,41 +274,46 @@ end
 -- {state, code, reason, live receiver, node, meta, created, values...}.
 local function snapshot()
   local x = redis.call('HMGET', KR, 'mt', 'ct', 'ow')
-  local rc = ''
-  if leased() then rc = r.rc end
-  return {r.st, r.cc, r.cr, rc, r.nd, x[1] or '', x[2] or '0', redis.call('HGETALL', KV), x[3] or ''}
+  local rc, hn = '', ''
+  if leased() then rc, hn = r.rc, r.hn end
+  return {r.st, r.cc, r.cr, rc, r.nd, x[1] or '', x[2] or '0', redis.call('HGETALL', KV), x[3] or '', hn}
 end
 `
 
-// openLua: ARGV 3 create, 4 meta, 5 node, 6 idle, 7 receiver, 8 lease,
+// openLua: ARGV 3 create, 4 meta, 5 node, 6 idle, 7 receiver, 8 holder,
 // 9 pull, 10 releaseIfData, 11 owner.
-// Reply: {'nf'} | {'busy', snapshot} | {'ok', created, attached, snapshot, messages, cursor}.
+// Reply: {'nf'} | {'nl'} | {'busy', snapshot} | {'ok', created, attached, snapshot, messages, cursor}.
 const openLua = `
 local created = false
+local idle, receiver, holder = tonumber(ARGV[6]), ARGV[7], ARGV[8]
+local hep
+if receiver ~= '' then
+  hep = nodeLive(holder)
+  if not hep then return {'nl'} end
+end
 if load() then
   -- A session bound to another identity looks absent.
   if (redis.call('HGET', KR, 'ow') or '') ~= ARGV[11] then return {'nf'} end
 else
   if ARGV[3] ~= '1' then return {'nf'} end
-  r = {st = '1', cc = '0', cr = '', rc = '', lu = '0', id = ARGV[6],
+  r = {st = '1', cc = '0', cr = '', rc = '', hn = '', ep = '0', id = ARGV[6],
        ex = I(now + tonumber(ARGV[6])), nd = ARGV[5],
        cu = redis.call('GET', KSEQ) or '0', cs = '0', kt = '0'}
-  redis.call('HSET', KR, 'st', r.st, 'cc', r.cc, 'cr', r.cr, 'rc', r.rc, 'lu', r.lu,
+  redis.call('HSET', KR, 'st', r.st, 'cc', r.cc, 'cr', r.cr, 'rc', r.rc, 'hn', r.hn, 'ep', r.ep,
     'id', r.id, 'ex', r.ex, 'nd', r.nd, 'cu', r.cu, 'cs', r.cs,
     'mt', ARGV[4], 'ct', t[1] .. string.format('%06d', tonumber(t[2])), 'ow', ARGV[11])
   redis.call('SADD', KOPEN, id)
-  redis.call('ZADD', KEXP, r.ex, id)
+  -- A session created held is indexed by hold.
+  if receiver == '' then redis.call('ZADD', KEXP, r.ex, id) end
   created = true
 end
-local idle, receiver, lease = tonumber(ARGV[6]), ARGV[7], tonumber(ARGV[8])
 local attached, msgs = 0, {}
 if receiver ~= '' and r.st == '1' then
-  if leased() and r.rc ~= receiver then
+  if r.rc ~= receiver and leased() then
     return {'busy', snapshot()}
   end
   if idle > 0 then put('id', I(idle)) end
-  put('rc', receiver); put('lu', I(now + lease))
-  setDeadline(now + lease + tonumber(r.id))
+  hold(receiver, holder, hep)
   attached = 1
   if ARGV[9] == '1' then
     msgs = take(0)
@@ -258,17 +329,15 @@ if created then c = 1 end
 return {'ok', c, attached, snapshot(), msgs, r.cu}
 `
 
-// pullLua: ARGV 3 receiver, 4 lease, 5 idle, 6 release, 7 releaseIfData,
+// pullLua: ARGV 3 receiver, 4 (unused), 5 idle, 6 release, 7 releaseIfData,
 // 8 max (negative: take nothing), 9 ack.
 // Reply: {'nf'} | {'nr'} | {'ok', messages, state, code, reason, released, cursor}.
 const pullLua = `
 if not load() then return {'nf'} end
 local receiver = ARGV[3]
 if receiver == '' or r.rc ~= receiver or not leased() then return {'nr'} end
-local lease, idle = tonumber(ARGV[4]), tonumber(ARGV[5])
+local idle = tonumber(ARGV[5])
 if idle > 0 then put('id', I(idle)) end
-if lease > 0 then put('lu', I(now + lease)) end
-if r.st == '1' then setDeadline(tonumber(r.lu) + tonumber(r.id)) end
 local ack = tonumber(ARGV[9])
 if ack > tonumber(r.cu) then put('cu', I(ack)) end
 local max, msgs = tonumber(ARGV[8]), {}
@@ -298,8 +367,7 @@ return 0
 const pushLua = `
 if not load() then return {'nf'} end
 if r.st ~= '1' then return {'closed'} end
-local receiver = ''
-if leased() then receiver = r.rc end
+local receiver = r.rc
 if r.nd ~= '' then return {'ok', receiver, r.nd, '0', '0'} end
 local n = #ARGV - 3
 local first, prev = 0, 0
@@ -402,7 +470,10 @@ return I(seq)
 // reapLua: ARGV 2 the route's key base ("<prefix>:{<tag>}:"), 3 max.
 // Reply: {{id, snapshot fields...}, ...}.
 //
-// It takes due entries from the expiry index, re-checks each record's own
+// It first ends the holds of nodes whose lease lapsed (up to 1000
+// sessions per call), handing their sessions back to the expiry index, and
+// forgets such nodes once done. Then it takes due entries from the expiry
+// index, re-checks each record's own
 // deadline (an entry scored before a renewal is re-scored, not reaped; at
 // most 1000 such per call),
 // deletes the due sessions' keys and returns their snapshots. The session
@@ -412,6 +483,21 @@ return I(seq)
 const reapLua = `
 local base, max = ARGV[2], tonumber(ARGV[3])
 local out = {}
+local lapsed = redis.call('ZRANGEBYSCORE', KNODES, '-inf', I(now), 'WITHSCORES', 'LIMIT', 0, 16)
+for i = 1, #lapsed, 2 do
+  local node, upto = lapsed[i], tonumber(lapsed[i + 1])
+  local ep = redis.call('HGET', KNE, node) or ''
+  if lapseHolds(node, ep, upto, 1000) then
+    redis.call('ZREM', KNODES, node)
+    redis.call('HDEL', KNE, node)
+  end
+end
+local function live(node, ep)
+  local e = redis.call('HGET', KNE, node)
+  if not e or e ~= ep then return false end
+  local u = redis.call('ZSCORE', KNODES, node)
+  return u ~= false and tonumber(u) > now
+end
 -- Entries examined per call, re-scored ones included: bounds the time the
 -- script holds the server when many renewed sessions come due together.
 local budget = max + 1000
@@ -421,7 +507,7 @@ while #out < max and budget > 0 do
   budget = budget - #due
   for _, sid in ipairs(due) do
     local kr, kq, kv = base .. 's:' .. sid, base .. 'q:' .. sid, base .. 'v:' .. sid
-    local v = redis.call('HMGET', kr, 'ex', 'st', 'cc', 'cr', 'rc', 'lu', 'nd', 'mt', 'ct', 'ow')
+    local v = redis.call('HMGET', kr, 'ex', 'st', 'cc', 'cr', 'rc', 'hn', 'nd', 'mt', 'ct', 'ow', 'ep')
     if not v[1] then
       -- The record is gone (only its TTL backstop removes one): drop the rest.
       redis.call('ZREM', KEXP, sid)
@@ -430,10 +516,11 @@ while #out < max and budget > 0 do
     elseif tonumber(v[1]) > now then
       redis.call('ZADD', KEXP, v[1], sid)
     else
-      local rc = ''
-      if v[5] and v[5] ~= '' and now < tonumber(v[6]) then rc = v[5] end
+      local rc, hn = '', ''
+      if v[5] and v[5] ~= '' and live(v[6], v[11] or '') then rc, hn = v[5], v[6] end
       out[#out + 1] = {sid, v[2], v[3], v[4], rc, v[7] or '', v[8] or '', v[9] or '0',
-        redis.call('HGETALL', kv), v[10] or ''}
+        redis.call('HGETALL', kv), v[10] or '', hn}
+      if v[6] and v[6] ~= '' then redis.call('SREM', base .. 'h:' .. v[6], sid) end
       redis.call('DEL', kr, kq, kv)
       redis.call('ZREM', KEXP, sid)
       redis.call('SREM', KOPEN, sid)
@@ -447,7 +534,66 @@ end
 return out
 `
 
+// renewNodeLua: ARGV 2 the route's key base, 3 node, 4 lease, 5 fresh,
+// 6 how many holds to refresh the TTLs of at most.
+// Reply: {epoch, renewed}.
+//
+// A live lease keeps its epoch; otherwise (or when fresh) the holds of the
+// old epoch end (their sessions are handed to the expiry index) and a new
+// epoch begins: the server's time in milliseconds, or one more than the
+// node's last epoch if that is not later. The node's keys (its entry in
+// nodes and nep, its set of holds) live KeyTTL past the lease. Held
+// sessions write nothing while held, so their keys' TTLs are refreshed
+// here, a few per renewal: a pass over the node's holds starts every
+// KeyTTL/2 and takes up to ARGV 6 of them per call; it gives each key
+// 2*KeyTTL, so a hold's keys outlive a pass however long the node holds it.
+const renewNodeLua = `
+local node, lease = ARGV[3], tonumber(ARGV[4])
+local kh, kc = BASE .. 'h:' .. node, BASE .. 'hc'
+local ep = redis.call('HGET', KNE, node)
+local u = redis.call('ZSCORE', KNODES, node)
+local renewed = 0
+if ep and u and tonumber(u) > now and ARGV[5] ~= '1' then
+  renewed = 1
+else
+  local e = now
+  if ep then
+    local upto = now
+    if u and tonumber(u) < now then upto = tonumber(u) end
+    lapseHolds(node, ep, upto, 0)
+    if tonumber(ep) >= e then e = tonumber(ep) + 1 end
+  end
+  ep = I(e)
+  redis.call('HSET', KNE, node, ep)
+  -- The set of holds always exists while the node does (so that it has
+  -- its TTL): '' is no session id.
+  redis.call('SADD', kh, '')
+  redis.call('HSET', kc, node, '0:' .. I(now))
+end
+local horizon = now + lease + keyTTL
+redis.call('ZADD', KNODES, I(now + lease), node)
+redis.call('PEXPIREAT', KNODES, I(horizon)); redis.call('PEXPIREAT', KNE, I(horizon))
+redis.call('PEXPIREAT', kh, I(horizon)); redis.call('PEXPIREAT', kc, I(horizon))
+-- The TTL refresh pass: "<cursor>:<when the pass started>".
+local c = redis.call('HGET', kc, node) or ('0:' .. I(now))
+local i = string.find(c, ':', 1, true)
+local cursor, started = string.sub(c, 1, i - 1), tonumber(string.sub(c, i + 1))
+if cursor ~= '0' or now - started >= keyTTL / 2 then
+  if cursor == '0' then started = now end
+  local res = redis.call('SSCAN', kh, cursor, 'COUNT', tonumber(ARGV[6]))
+  local at = I(now + 2 * keyTTL)
+  for _, sid in ipairs(res[2]) do
+    redis.call('PEXPIREAT', BASE .. 's:' .. sid, at)
+    redis.call('PEXPIREAT', BASE .. 'q:' .. sid, at)
+    redis.call('PEXPIREAT', BASE .. 'v:' .. sid, at)
+  end
+  redis.call('HSET', kc, node, res[1] .. ':' .. I(started))
+end
+return {ep, renewed}
+`
+
 var (
+	scriptRenewNode = redis.NewScript(preludeLua + renewNodeLua)
 	scriptOpen     = redis.NewScript(preludeLua + sessionLua + openLua)
 	scriptPull     = redis.NewScript(preludeLua + sessionLua + pullLua)
 	scriptRelease  = redis.NewScript(preludeLua + sessionLua + releaseLua)

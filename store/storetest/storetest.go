@@ -69,7 +69,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 			for _, tc := range group.tests {
 				t.Run(tc.name, func(t *testing.T) {
 					t.Parallel()
-					tc.fn(t, newStore(t))
+					tc.fn(t, &withNode{Store: newStore(t), routes: map[string]bool{}})
 				})
 			}
 		})
@@ -110,7 +110,7 @@ func create(t *testing.T, s store.Store, route, id string) store.Session {
 // attach takes the lease of an existing session for long.
 func attach(t *testing.T, s store.Store, route, id, receiver string) store.OpenResult {
 	t.Helper()
-	res, err := s.Open(bg, route, id, store.OpenRequest{Receiver: receiver, Lease: long})
+	res, err := s.Open(bg, route, id, store.OpenRequest{Receiver: receiver, Holder: h})
 	if err != nil {
 		t.Fatalf("Open(%s, receiver %s): %v", id, receiver, err)
 	}
@@ -120,10 +120,65 @@ func attach(t *testing.T, s store.Store, route, id, receiver string) store.OpenR
 	return res
 }
 
-// createAttached creates a session and takes its lease for long.
+// h is the node the suite's receivers run on unless a test says otherwise;
+// Run's stores take its lease, for long, on every route they see.
+const h = "storetest-node"
+
+// renew takes or renews node's lease on route.
+func renew(t *testing.T, s store.Store, route, node string, lease time.Duration, fresh bool) store.NodeLease {
+	t.Helper()
+	nl, err := s.RenewNode(bg, route, node, store.NodeRequest{Lease: lease, Fresh: fresh})
+	if err != nil {
+		t.Fatalf("RenewNode(%s, %s): %v", route, node, err)
+	}
+	return nl
+}
+
+// createAttachedOn creates a session held by receiver on node, whose
+// lease it takes for long.
+func createAttachedOn(t *testing.T, s store.Store, route, id, receiver, node string) {
+	t.Helper()
+	renew(t, s, route, node, long, false)
+	res, err := s.Open(bg, route, id, store.OpenRequest{Create: true, Idle: long, Receiver: receiver, Holder: node})
+	if err != nil || !res.Created || !res.Attached {
+		t.Fatalf("Open(create %s, receiver %s on %s) = Created %v Attached %v, %v", id, receiver, node, res.Created, res.Attached, err)
+	}
+}
+
+// withNode is a store whose routes get node h's lease, for long, before
+// anything else touches them, so that tests need not take it themselves.
+type withNode struct {
+	store.Store
+	mu     sync.Mutex
+	routes map[string]bool
+}
+
+func (w *withNode) lease(ctx context.Context, route string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.routes[route] {
+		return nil
+	}
+	if _, err := w.Store.RenewNode(ctx, route, h, store.NodeRequest{Lease: time.Hour}); err != nil {
+		return err
+	}
+	w.routes[route] = true
+	return nil
+}
+
+func (w *withNode) Open(ctx context.Context, route, id string, req store.OpenRequest) (store.OpenResult, error) {
+	if req.Holder == h {
+		if err := w.lease(ctx, route); err != nil {
+			return store.OpenResult{}, err
+		}
+	}
+	return w.Store.Open(ctx, route, id, req)
+}
+
+// createAttached creates a session and takes its hold on node h.
 func createAttached(t *testing.T, s store.Store, route, id, receiver string) {
 	t.Helper()
-	res, err := s.Open(bg, route, id, store.OpenRequest{Create: true, Idle: long, Receiver: receiver, Lease: long})
+	res, err := s.Open(bg, route, id, store.OpenRequest{Create: true, Idle: long, Receiver: receiver, Holder: h})
 	if err != nil {
 		t.Fatalf("Open(create %s, receiver %s): %v", id, receiver, err)
 	}
@@ -152,9 +207,6 @@ func publish(t *testing.T, s store.Store, route, msg string) uint64 {
 
 func pull(t *testing.T, s store.Store, route, id string, req store.PullRequest) store.PullResult {
 	t.Helper()
-	if req.Lease == 0 {
-		req.Lease = long
-	}
 	if req.Idle == 0 {
 		req.Idle = long
 	}
@@ -352,7 +404,7 @@ var createTests = []test{
 		n := newNames(t)
 		for _, req := range []store.OpenRequest{
 			{},
-			{Receiver: "r1", Lease: long, Idle: long, Pull: true},
+			{Receiver: "r1", Holder: h, Idle: long, Pull: true},
 		} {
 			_, err := s.Open(bg, n.route, n.id("a"), req)
 			wantErr(t, "Open(absent)", err, store.ErrNotFound)
@@ -370,7 +422,7 @@ var createTests = []test{
 	}},
 	{"WithReceiver", func(t *testing.T, s store.Store) {
 		n := newNames(t)
-		res, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Create: true, Idle: long, Receiver: "r1", Lease: long})
+		res, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Create: true, Idle: long, Receiver: "r1", Holder: h})
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}
@@ -415,7 +467,7 @@ var createTests = []test{
 var ownerTests = []test{
 	{"BoundSessionLooksAbsentToOthers", func(t *testing.T, s store.Store) {
 		n := newNames(t)
-		res, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Create: true, Idle: long, Owner: "alice", Receiver: "r1", Lease: long})
+		res, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Create: true, Idle: long, Owner: "alice", Receiver: "r1", Holder: h})
 		if err != nil || !res.Created || res.Session.Owner != "alice" {
 			t.Fatalf("Open(create, owner alice) = %+v, %v", res, err)
 		}
@@ -424,9 +476,9 @@ var ownerTests = []test{
 		}
 		push(t, s, n.route, n.id("a"), "secret")
 		for _, req := range []store.OpenRequest{
-			{Owner: "mallory", Receiver: "r2", Lease: long, Idle: long, Pull: true},
-			{Create: true, Owner: "mallory", Receiver: "r2", Lease: long, Idle: long, Pull: true},
-			{Receiver: "r2", Lease: long, Idle: long, Pull: true}, // no identity at all
+			{Owner: "mallory", Receiver: "r2", Holder: h, Idle: long, Pull: true},
+			{Create: true, Owner: "mallory", Receiver: "r2", Holder: h, Idle: long, Pull: true},
+			{Receiver: "r2", Holder: h, Idle: long, Pull: true}, // no identity at all
 		} {
 			res, err := s.Open(bg, n.route, n.id("a"), req)
 			wantErr(t, fmt.Sprintf("Open(owner %q)", req.Owner), err, store.ErrNotFound)
@@ -437,7 +489,7 @@ var ownerTests = []test{
 		if got := get(t, s, n.route, n.id("a")); got.Owner != "alice" || got.Receiver != "" {
 			t.Fatalf("after refused opens: %+v", got)
 		}
-		res, err = s.Open(bg, n.route, n.id("a"), store.OpenRequest{Owner: "alice", Receiver: "r3", Lease: long, Idle: long, Pull: true})
+		res, err = s.Open(bg, n.route, n.id("a"), store.OpenRequest{Owner: "alice", Receiver: "r3", Holder: h, Idle: long, Pull: true})
 		if err != nil || !res.Attached || !equalMsgs(res.Messages, []string{"secret"}) {
 			t.Fatalf("Open(owner alice) = %+v, %v; want attached with the pending message", res, err)
 		}
@@ -445,7 +497,7 @@ var ownerTests = []test{
 	{"UnboundSessionRefusesAnIdentity", func(t *testing.T, s store.Store) {
 		n := newNames(t)
 		create(t, s, n.route, n.id("a"))
-		_, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Owner: "bob", Receiver: "r1", Lease: long, Idle: long})
+		_, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Owner: "bob", Receiver: "r1", Holder: h, Idle: long})
 		wantErr(t, "Open(owner bob) on an unbound session", err, store.ErrNotFound)
 	}},
 }
@@ -454,7 +506,7 @@ var leaseTests = []test{
 	{"SecondReceiverBusy", func(t *testing.T, s store.Store) {
 		n := newNames(t)
 		createAttached(t, s, n.route, n.id("a"), "r1")
-		res, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Receiver: "r2", Lease: long, Idle: long, Pull: true})
+		res, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Receiver: "r2", Holder: h, Idle: long, Pull: true})
 		wantErr(t, "Open(second receiver)", err, store.ErrReceiverBusy)
 		if res.Attached || res.Session.ID != n.id("a") || res.Session.Route != n.route ||
 			res.Session.Receiver != "r1" || res.Session.State != store.StateOpen {
@@ -476,86 +528,147 @@ var leaseTests = []test{
 		const lease = 200 * time.Millisecond
 		create(t, s, n.route, n.id("a"))
 		start := time.Now()
-		if res, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Receiver: "r1", Lease: lease, Idle: long}); err != nil || !res.Attached {
+		renew(t, s, n.route, "n2", lease, false)
+		if res, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Receiver: "r1", Holder: "n2", Idle: long}); err != nil || !res.Attached {
 			t.Fatalf("Open(r1) = Attached %v, %v", res.Attached, err)
 		}
-		eventually(t, "r2 taking the lapsed lease", func() bool {
-			res, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Receiver: "r2", Lease: long, Idle: long})
+		eventually(t, "r2 taking the lapsed hold", func() bool {
+			res, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Receiver: "r2", Holder: h, Idle: long})
 			if err != nil && !errors.Is(err, store.ErrReceiverBusy) {
 				t.Fatalf("Open(r2): %v", err)
 			}
 			return res.Attached
 		})
 		if elapsed := time.Since(start); elapsed < lease-slack {
-			t.Fatalf("r2 took the lease after %v, before r1's lease of %v lapsed", elapsed, lease)
+			t.Fatalf("r2 took the hold after %v, before r1's node lease of %v lapsed", elapsed, lease)
 		}
-		_, err := s.Pull(bg, n.route, n.id("a"), store.PullRequest{Receiver: "r1", Lease: long, Idle: long})
-		wantErr(t, "Pull by the receiver whose lease was taken over", err, store.ErrNotReceiver)
-		if got := get(t, s, n.route, n.id("a")).Receiver; got != "r2" {
-			t.Fatalf("Receiver = %q, want r2", got)
+		_, err := s.Pull(bg, n.route, n.id("a"), store.PullRequest{Receiver: "r1", Idle: long})
+		wantErr(t, "Pull by the receiver whose hold was taken over", err, store.ErrNotReceiver)
+		if got := get(t, s, n.route, n.id("a")); got.Receiver != "r2" || got.Holder != h {
+			t.Fatalf("Receiver, Holder = %q, %q, want r2, %s", got.Receiver, got.Holder, h)
 		}
 	}},
 	{"LapsedHolderCannotPull", func(t *testing.T, s store.Store) {
 		n := newNames(t)
 		create(t, s, n.route, n.id("a"))
-		if _, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Receiver: "r1", Lease: 100 * time.Millisecond, Idle: long}); err != nil {
+		renew(t, s, n.route, "n2", 100*time.Millisecond, false)
+		if _, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Receiver: "r1", Holder: "n2", Idle: long}); err != nil {
 			t.Fatalf("Open: %v", err)
 		}
 		time.Sleep(300 * time.Millisecond)
 		if got := get(t, s, n.route, n.id("a")).Receiver; got != "" {
-			t.Fatalf("Receiver = %q after the lease lapsed, want none", got)
+			t.Fatalf("Receiver = %q after the node lease lapsed, want none", got)
 		}
-		_, err := s.Pull(bg, n.route, n.id("a"), store.PullRequest{Receiver: "r1", Lease: long, Idle: long})
-		wantErr(t, "Pull with a lapsed lease", err, store.ErrNotReceiver)
-		if res := push(t, s, n.route, n.id("a"), "m"); res.Receiver != "" {
-			t.Fatalf("Push.Receiver = %q after the lease lapsed, want none", res.Receiver)
-		}
+		_, err := s.Pull(bg, n.route, n.id("a"), store.PullRequest{Receiver: "r1", Idle: long})
+		wantErr(t, "Pull with a lapsed node lease", err, store.ErrNotReceiver)
 	}},
-	{"RenewedByPullAndOpen", func(t *testing.T, s store.Store) {
+	{"NodeRenewalKeepsHolds", func(t *testing.T, s store.Store) {
 		n := newNames(t)
 		const lease = 600 * time.Millisecond
 		create(t, s, n.route, n.id("a"))
 		last := time.Now() // before the latest renewal
-		if _, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Receiver: "r1", Lease: lease, Idle: long}); err != nil {
+		first := renew(t, s, n.route, "n2", lease, false)
+		if first.Renewed || first.Epoch == 0 {
+			t.Fatalf("first RenewNode = %+v, want a new epoch", first)
+		}
+		if _, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Receiver: "r1", Holder: "n2", Idle: long}); err != nil {
 			t.Fatalf("Open: %v", err)
 		}
 		for i, end := 0, time.Now().Add(5*lease/2); time.Now().Before(end); i++ {
 			time.Sleep(50 * time.Millisecond)
 			before := time.Now()
-			var err error
-			if i%2 == 0 {
-				_, err = s.Pull(bg, n.route, n.id("a"), store.PullRequest{Receiver: "r1", Lease: lease, Idle: long})
-			} else {
-				var res store.OpenResult
-				res, err = s.Open(bg, n.route, n.id("a"), store.OpenRequest{Receiver: "r1", Lease: lease, Idle: long})
-				if err == nil && !res.Attached {
-					err = errors.New("not attached")
-				}
-			}
-			if err != nil {
-				failUnlessStarved(t, last, lease, "renewal %d by the holder: %v", i, err)
+			nl, err := s.RenewNode(bg, n.route, "n2", store.NodeRequest{Lease: lease})
+			if err != nil || !nl.Renewed || nl.Epoch != first.Epoch {
+				failUnlessStarved(t, last, lease, "renewal %d = %+v, %v; want epoch %d kept", i, nl, err, first.Epoch)
 			}
 			last = before
-			_, err = s.Open(bg, n.route, n.id("a"), store.OpenRequest{Receiver: "r2", Lease: lease, Idle: long})
+			_, err = s.Open(bg, n.route, n.id("a"), store.OpenRequest{Receiver: "r2", Holder: h, Idle: long})
 			if !errors.Is(err, store.ErrReceiverBusy) {
-				failUnlessStarved(t, last, lease, "Open(r2) while r1 renews: error %v, want %v", err, store.ErrReceiverBusy)
+				failUnlessStarved(t, last, lease, "Open(r2) while n2 renews: error %v, want %v", err, store.ErrReceiverBusy)
 			}
 		}
+		// Holding costs no write per session: the hold lives on the lease.
+		pullExpect(t, s, n.route, n.id("a"), "r1")
+	}},
+	{"FencedAfterLapse", func(t *testing.T, s store.Store) {
+		n := newNames(t)
+		const lease = 100 * time.Millisecond
+		create(t, s, n.route, n.id("a"))
+		old := renew(t, s, n.route, "n2", lease, false)
+		if _, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Receiver: "r1", Holder: "n2", Idle: long}); err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		push(t, s, n.route, n.id("a"), "m1")
+		time.Sleep(3 * lease)
+		// The node comes back (it was paused, say): a new epoch, and the
+		// old epoch's holds stay dead although the node's lease is live.
+		cur := renew(t, s, n.route, "n2", long, false)
+		if cur.Renewed || cur.Epoch <= old.Epoch {
+			t.Fatalf("RenewNode after the lapse = %+v, want a new epoch above %d", cur, old.Epoch)
+		}
+		_, err := s.Pull(bg, n.route, n.id("a"), store.PullRequest{Receiver: "r1", Idle: long, Ack: 99})
+		wantErr(t, "Pull by a hold of the lapsed epoch", err, store.ErrNotReceiver)
+		if err := s.Release(bg, n.route, n.id("a"), "r1", long); err != nil {
+			t.Fatalf("Release by a dead hold: %v", err)
+		}
+		if got := get(t, s, n.route, n.id("a")).Receiver; got != "" {
+			t.Fatalf("Receiver = %q, want none", got)
+		}
+		// Nothing the dead hold did moved the cursor: m1 is still there,
+		// and another receiver takes the session over in one call.
+		res, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Receiver: "r2", Holder: "n2", Idle: long, Pull: true})
+		if err != nil || !res.Attached || !equalMsgs(res.Messages, []string{"m1"}) {
+			t.Fatalf("Open(r2) = Attached %v Messages %q, %v; want attached with [m1]", res.Attached, res.Messages, err)
+		}
+	}},
+	{"FreshEpochEndsHolds", func(t *testing.T, s store.Store) {
+		n := newNames(t)
+		createAttachedOn(t, s, n.route, n.id("a"), "r1", "n2")
+		old := renew(t, s, n.route, "n2", long, false)
+		cur := renew(t, s, n.route, "n2", long, true)
+		if cur.Renewed || cur.Epoch <= old.Epoch {
+			t.Fatalf("fresh RenewNode = %+v, want a new epoch above %d", cur, old.Epoch)
+		}
+		_, err := s.Pull(bg, n.route, n.id("a"), store.PullRequest{Receiver: "r1", Idle: long})
+		wantErr(t, "Pull by a hold of the node's previous process", err, store.ErrNotReceiver)
+		attach(t, s, n.route, n.id("a"), "r2")
+	}},
+	{"SameReceiverTakesItsHoldAgain", func(t *testing.T, s store.Store) {
+		n := newNames(t)
+		createAttachedOn(t, s, n.route, n.id("a"), "r1", "n2")
+		renew(t, s, n.route, "n2", long, true)
+		res, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Receiver: "r1", Holder: "n2", Idle: long})
+		if err != nil || !res.Attached {
+			t.Fatalf("Open(r1) in the new epoch = Attached %v, %v", res.Attached, err)
+		}
+		pullExpect(t, s, n.route, n.id("a"), "r1")
+	}},
+	{"OpenNeedsNodeLease", func(t *testing.T, s store.Store) {
+		n := newNames(t)
+		_, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Create: true, Idle: long, Receiver: "r1", Holder: "nobody"})
+		wantErr(t, "Open by a node without a lease", err, store.ErrNodeLease)
+		_, err = s.Get(bg, n.route, n.id("a"))
+		wantErr(t, "Get after the refused Open", err, store.ErrNotFound)
+		renew(t, s, n.route, "n2", 50*time.Millisecond, false)
+		time.Sleep(150 * time.Millisecond)
+		create(t, s, n.route, n.id("b"))
+		_, err = s.Open(bg, n.route, n.id("b"), store.OpenRequest{Receiver: "r1", Holder: "n2", Idle: long})
+		wantErr(t, "Open by a node whose lease lapsed", err, store.ErrNodeLease)
 	}},
 	{"PullByNonHolder", func(t *testing.T, s store.Store) {
 		n := newNames(t)
 		create(t, s, n.route, n.id("free"))
 		push(t, s, n.route, n.id("free"), "m")
-		_, err := s.Pull(bg, n.route, n.id("free"), store.PullRequest{Receiver: "r1", Lease: long, Idle: long})
+		_, err := s.Pull(bg, n.route, n.id("free"), store.PullRequest{Receiver: "r1", Idle: long})
 		wantErr(t, "Pull without any lease", err, store.ErrNotReceiver)
 
 		createAttached(t, s, n.route, n.id("held"), "r1")
 		push(t, s, n.route, n.id("held"), "m")
-		_, err = s.Pull(bg, n.route, n.id("held"), store.PullRequest{Receiver: "r2", Lease: long, Idle: long})
+		_, err = s.Pull(bg, n.route, n.id("held"), store.PullRequest{Receiver: "r2", Idle: long})
 		wantErr(t, "Pull by a non-holder", err, store.ErrNotReceiver)
 		pullExpect(t, s, n.route, n.id("held"), "r1", "m")
 
-		_, err = s.Pull(bg, n.route, n.id("absent"), store.PullRequest{Receiver: "r1", Lease: long, Idle: long})
+		_, err = s.Pull(bg, n.route, n.id("absent"), store.PullRequest{Receiver: "r1", Idle: long})
 		wantErr(t, "Pull(absent)", err, store.ErrNotFound)
 	}},
 	{"ReleaseByNonHolderIsNoop", func(t *testing.T, s store.Store) {
@@ -567,7 +680,7 @@ var leaseTests = []test{
 		if got := get(t, s, n.route, n.id("a")).Receiver; got != "r1" {
 			t.Fatalf("Receiver = %q after a non-holder's Release, want r1", got)
 		}
-		_, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Receiver: "r2", Lease: long, Idle: long})
+		_, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Receiver: "r2", Holder: h, Idle: long})
 		wantErr(t, "Open(r2)", err, store.ErrReceiverBusy)
 		pullExpect(t, s, n.route, n.id("a"), "r1")
 		if err := s.Release(bg, n.route, n.id("absent"), "r1", long); err != nil {
@@ -583,7 +696,7 @@ var leaseTests = []test{
 		if got := get(t, s, n.route, n.id("a")).Receiver; got != "" {
 			t.Fatalf("Receiver = %q after Release, want none", got)
 		}
-		_, err := s.Pull(bg, n.route, n.id("a"), store.PullRequest{Receiver: "r1", Lease: long, Idle: long})
+		_, err := s.Pull(bg, n.route, n.id("a"), store.PullRequest{Receiver: "r1", Idle: long})
 		wantErr(t, "Pull after Release", err, store.ErrNotReceiver)
 		attach(t, s, n.route, n.id("a"), "r2")
 	}},
@@ -631,7 +744,7 @@ var pushTests = []test{
 		// has delivered with nothing in between.
 		n := newNames(t)
 		create(t, s, n.route, n.id("other"))
-		res, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Create: true, Idle: long, Receiver: "r1", Lease: long, Pull: true})
+		res, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Create: true, Idle: long, Receiver: "r1", Holder: h, Pull: true})
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}
@@ -664,7 +777,7 @@ var pushTests = []test{
 		if seq := publish(t, s, n.route, "nobody"); seq != 0 {
 			t.Fatalf("Publish to a route without sessions = %d, want 0", seq)
 		}
-		res, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Create: true, Idle: long, Receiver: "r1", Lease: long, Pull: true})
+		res, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Create: true, Idle: long, Receiver: "r1", Holder: h, Pull: true})
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}
@@ -695,7 +808,7 @@ var pushTests = []test{
 	}},
 	{"Ack", func(t *testing.T, s store.Store) {
 		n := newNames(t)
-		res, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Create: true, Idle: long, Receiver: "r1", Lease: long, Pull: true})
+		res, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Create: true, Idle: long, Receiver: "r1", Holder: h, Pull: true})
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}
@@ -728,7 +841,7 @@ var pushTests = []test{
 		if r := get(t, s, n.route, n.id("a")).Receiver; r != "" {
 			t.Fatalf("Receiver = %q after the release", r)
 		}
-		res, err = s.Open(bg, n.route, n.id("a"), store.OpenRequest{Receiver: "r2", Lease: long, Pull: true})
+		res, err = s.Open(bg, n.route, n.id("a"), store.OpenRequest{Receiver: "r2", Holder: h, Pull: true})
 		if err != nil || !equalMsgs(res.Messages, []string{"g"}) {
 			t.Fatalf("next receiver's Open = %q, %v; want g", res.Messages, err)
 		}
@@ -746,7 +859,7 @@ var pushTests = []test{
 	}},
 	{"NodeBoundStoresNothing", func(t *testing.T, s store.Store) {
 		n := newNames(t)
-		res, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Create: true, Idle: long, Node: "node-1", Receiver: "r1", Lease: long})
+		res, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Create: true, Idle: long, Node: "node-1", Receiver: "r1", Holder: h})
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}
@@ -826,7 +939,7 @@ var openTests = []test{
 		n := newNames(t)
 		create(t, s, n.route, n.id("a"))
 		push(t, s, n.route, n.id("a"), "m1", "m2")
-		res, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Receiver: "r1", Lease: long, Idle: long, Pull: true, ReleaseIfData: true})
+		res, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Receiver: "r1", Holder: h, Idle: long, Pull: true, ReleaseIfData: true})
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}
@@ -842,21 +955,21 @@ var openTests = []test{
 	{"PullReleaseIfDataKeepsLeaseWithoutData", func(t *testing.T, s store.Store) {
 		n := newNames(t)
 		create(t, s, n.route, n.id("a"))
-		res, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Receiver: "r1", Lease: long, Idle: long, Pull: true, ReleaseIfData: true})
+		res, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Receiver: "r1", Holder: h, Idle: long, Pull: true, ReleaseIfData: true})
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}
 		if !res.Attached || len(res.Messages) != 0 || res.Session.Receiver != "r1" {
 			t.Fatalf("Open = Attached %v Messages %q Receiver %q, want true none r1", res.Attached, res.Messages, res.Session.Receiver)
 		}
-		_, err = s.Open(bg, n.route, n.id("a"), store.OpenRequest{Receiver: "r2", Lease: long, Idle: long})
+		_, err = s.Open(bg, n.route, n.id("a"), store.OpenRequest{Receiver: "r2", Holder: h, Idle: long})
 		wantErr(t, "Open(r2)", err, store.ErrReceiverBusy)
 	}},
 	{"PullKeepsLease", func(t *testing.T, s store.Store) {
 		n := newNames(t)
 		create(t, s, n.route, n.id("a"))
 		push(t, s, n.route, n.id("a"), "m")
-		res, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Receiver: "r1", Lease: long, Idle: long, Pull: true})
+		res, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Receiver: "r1", Holder: h, Idle: long, Pull: true})
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}
@@ -997,7 +1110,7 @@ var publishTests = []test{
 				defer wg.Done()
 				for {
 					last := done.Load()
-					res, err := s.Pull(bg, n.route, id, store.PullRequest{Receiver: "r", Lease: long, Idle: long, Max: 1 + len(got[i])%3})
+					res, err := s.Pull(bg, n.route, id, store.PullRequest{Receiver: "r", Idle: long, Max: 1 + len(got[i])%3})
 					if err != nil {
 						errs <- err
 						return
@@ -1127,9 +1240,9 @@ var closeTests = []test{
 			t.Fatalf("Close: %v", err)
 		}
 		for i, req := range []store.OpenRequest{
-			{Receiver: "r1", Lease: long, Idle: long},
-			{Receiver: "r1", Lease: long, Idle: long, Pull: true, ReleaseIfData: true},
-			{Create: true, Receiver: "r2", Lease: long, Idle: long, Pull: true},
+			{Receiver: "r1", Holder: h, Idle: long},
+			{Receiver: "r1", Holder: h, Idle: long, Pull: true, ReleaseIfData: true},
+			{Create: true, Receiver: "r2", Holder: h, Idle: long, Pull: true},
 		} {
 			res, err := s.Open(bg, n.route, n.id("a"), req)
 			if err != nil {
@@ -1249,7 +1362,7 @@ var expiryTests = []test{
 		reapNone(t, s, n.route)
 		_, err := s.Get(bg, n.route, n.id("a"))
 		wantErr(t, "Get(reaped)", err, store.ErrNotFound)
-		_, err = s.Open(bg, n.route, n.id("a"), store.OpenRequest{Receiver: "r1", Lease: long, Idle: long})
+		_, err = s.Open(bg, n.route, n.id("a"), store.OpenRequest{Receiver: "r1", Holder: h, Idle: long})
 		wantErr(t, "Open(reaped)", err, store.ErrNotFound)
 		_, err = s.Push(bg, n.route, n.id("a"), []string{"m"})
 		wantErr(t, "Push(reaped)", err, store.ErrNotFound)
@@ -1312,9 +1425,10 @@ var expiryTests = []test{
 		if _, err := s.Open(bg, n.route, n.id("idle"), store.OpenRequest{Create: true, Idle: 5 * time.Second}); err != nil {
 			t.Fatalf("Open: %v", err)
 		}
-		// A live lease holds expiry off past Idle: the deadline is the
-		// lease's end plus Idle.
-		if _, err := s.Open(bg, n.route, n.id("leased"), store.OpenRequest{Create: true, Idle: 50 * time.Millisecond, Receiver: "r1", Lease: 5 * time.Second}); err != nil {
+		// A live hold keeps the session past Idle: the deadline is the
+		// node lease's end plus Idle.
+		renew(t, s, n.route, "n2", 5*time.Second, false)
+		if _, err := s.Open(bg, n.route, n.id("leased"), store.OpenRequest{Create: true, Idle: 50 * time.Millisecond, Receiver: "r1", Holder: "n2"}); err != nil {
 			t.Fatalf("Open: %v", err)
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -1330,14 +1444,15 @@ var expiryTests = []test{
 		n := newNames(t)
 		const lease, idle = 600 * time.Millisecond, 100 * time.Millisecond
 		last := time.Now() // before the latest renewal
-		if _, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Create: true, Idle: idle, Receiver: "r1", Lease: lease}); err != nil {
+		renew(t, s, n.route, "n2", lease, false)
+		if _, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Create: true, Idle: idle, Receiver: "r1", Holder: "n2"}); err != nil {
 			t.Fatalf("Open: %v", err)
 		}
 		for end := time.Now().Add(5 * lease / 2); time.Now().Before(end); {
 			time.Sleep(50 * time.Millisecond)
 			before := time.Now()
-			if _, err := s.Pull(bg, n.route, n.id("a"), store.PullRequest{Receiver: "r1", Lease: lease, Idle: idle}); err != nil {
-				failUnlessStarved(t, last, lease, "renewing Pull: %v", err)
+			if _, err := s.RenewNode(bg, n.route, "n2", store.NodeRequest{Lease: lease}); err != nil {
+				failUnlessStarved(t, last, lease, "RenewNode: %v", err)
 			}
 			last = before
 			got, err := s.Reap(bg, n.route, 100)
@@ -1345,7 +1460,7 @@ var expiryTests = []test{
 				t.Fatalf("Reap: %v", err)
 			}
 			if len(got) > 0 {
-				failUnlessStarved(t, last, lease+idle, "Reap returned the session while its lease was renewed")
+				failUnlessStarved(t, last, lease+idle, "Reap returned the session while its node's lease was renewed")
 			}
 		}
 		got := reapUntil(t, s, n.route, n.id("a"))[n.id("a")]
@@ -1361,7 +1476,8 @@ var expiryTests = []test{
 		const lease, idle = 200 * time.Millisecond, 100 * time.Millisecond
 		create(t, s, n.route, n.id("a"))
 		start := time.Now()
-		if _, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Receiver: "r1", Lease: lease, Idle: idle}); err != nil {
+		renew(t, s, n.route, "n2", lease, false)
+		if _, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Receiver: "r1", Holder: "n2", Idle: idle}); err != nil {
 			t.Fatalf("Open: %v", err)
 		}
 		reapUntil(t, s, n.route, n.id("a"))
@@ -1372,7 +1488,7 @@ var expiryTests = []test{
 	{"ReleaseStartsIdle", func(t *testing.T, s store.Store) {
 		n := newNames(t)
 		const idle = 100 * time.Millisecond
-		if _, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Create: true, Idle: long, Receiver: "r1", Lease: long}); err != nil {
+		if _, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Create: true, Idle: long, Receiver: "r1", Holder: h}); err != nil {
 			t.Fatalf("Open: %v", err)
 		}
 		start := time.Now()
@@ -1458,7 +1574,7 @@ var contextTests = []test{
 				return err
 			}},
 			{"Pull", func() error {
-				_, err := s.Pull(ctx, n.route, id, store.PullRequest{Receiver: "r1", Lease: long, Idle: long})
+				_, err := s.Pull(ctx, n.route, id, store.PullRequest{Receiver: "r1", Idle: long})
 				return err
 			}},
 			{"Release", func() error { return s.Release(ctx, n.route, id, "r1", long) }},
