@@ -490,6 +490,7 @@ for i = 1, #lapsed, 2 do
   if lapseHolds(node, ep, upto, 1000) then
     redis.call('ZREM', KNODES, node)
     redis.call('HDEL', KNE, node)
+    redis.call('HDEL', BASE .. 'hc', node)
   end
 end
 local function live(node, ep)
