@@ -22,8 +22,8 @@ type item struct {
 // connSession is a websocket session on the node that holds its
 // connection. Its own traffic never waits on the store: sends from this
 // node are queued here directly, and other nodes' sends arrive over the bus.
-// The store knows the session (for Count, Session(id) and values) and
-// holds its lease, renewed in the background.
+// The store knows the session (for Count, Session(id) and values); the
+// hold lives on the node's lease (see lease.go), with no write of its own.
 //
 // No goroutine waits for the queue. Whoever finds it non-empty while
 // nobody writes takes the writer (see claim) and writes until the queue is
@@ -37,6 +37,7 @@ type connSession struct {
 	kind   transports.Kind
 	ctx    context.Context
 	handle *Session
+	owner  string
 
 	mu        sync.Mutex
 	w         transports.BatchWriter // set by Start
@@ -53,11 +54,9 @@ type connSession struct {
 	idle      chan struct{} // closed when writing ends; for Stop
 	lastData  time.Time     // when the writer last took something to write
 	hb        *time.Timer
-	renew     *time.Timer
 
-	msgs      []string   // the writer's reusable Messages slice
-	renewing  sync.Mutex // held while the lease is being renewed
-	unflushed bool       // in rt.unflushed; owned by the bus's goroutine
+	msgs      []string // the writer's reusable Messages slice
+	unflushed bool     // in rt.unflushed; owned by the bus's goroutine
 }
 
 // openConn registers a new websocket session bound to this node.
@@ -75,8 +74,9 @@ func (rt *route) openConn(ctx context.Context, r *http.Request, id string, kind 
 		Node:     rt.srv.nodeID,
 		Idle:     rt.opts.DisconnectDelay,
 		Receiver: c.name,
-		Lease:    rt.opts.ReceiverLease,
+		Holder:   rt.srv.nodeID,
 	}
+	c.owner = req.Owner
 	key := id
 	for attempt := 0; ; attempt++ {
 		res, err := rt.store.Open(ctx, rt.name, key, req)
@@ -84,6 +84,7 @@ func (rt *route) openConn(ctx context.Context, r *http.Request, id string, kind 
 			break
 		}
 		if err != nil && !errors.Is(err, store.ErrReceiverBusy) && !errors.Is(err, store.ErrNotFound) {
+			rt.kickLease(err)
 			return nil, storeErr("open session", err)
 		}
 		if err == nil && res.Attached {
@@ -323,14 +324,13 @@ func (c *connSession) letGo() {
 }
 
 // Start implements transports.ConnReceiver: it writes the open frame and
-// whatever OnOpen sent, and starts the heartbeat and lease timers.
+// whatever OnOpen sent, and starts the heartbeat timer.
 func (c *connSession) Start(w transports.BatchWriter) {
 	opts := &c.rt.opts
 	c.mu.Lock()
 	c.w = w
 	c.lastData = time.Now()
 	c.hb = time.AfterFunc(opts.HeartbeatDelay, c.heartbeat)
-	c.renew = time.AfterFunc(opts.ReceiverLease/3, c.renewLease)
 	start := c.claim()
 	c.mu.Unlock()
 	if start {
@@ -373,31 +373,6 @@ func (c *connSession) heartbeat() {
 	}
 }
 
-// renewLease renews the session's receiver lease, every ReceiverLease/3
-// while the connection lives.
-func (c *connSession) renewLease() {
-	c.renewing.Lock()
-	defer c.renewing.Unlock()
-	c.mu.Lock()
-	ended := c.ended
-	c.mu.Unlock()
-	if ended {
-		return
-	}
-	opts := &c.rt.opts
-	_, err := c.rt.store.Pull(c.ctx, c.rt.name, c.key, store.PullRequest{
-		Receiver: c.name, Lease: opts.ReceiverLease, Idle: opts.DisconnectDelay,
-	})
-	if err != nil && c.ctx.Err() == nil {
-		c.rt.log.Warn("sockjs: renewing websocket session", "session", c.key, "err", err)
-	}
-	c.mu.Lock()
-	if !c.ended {
-		c.renew.Reset(opts.ReceiverLease / 3)
-	}
-	c.mu.Unlock()
-}
-
 // Next implements transports.Receiver. A websocket session is never
 // polled; see Start.
 func (c *connSession) Next(ctx context.Context) (transports.Batch, error) {
@@ -423,18 +398,14 @@ func (c *connSession) Stop() {
 	c.stopTimers()
 }
 
-// stopTimers stops the heartbeat and the lease renewal, waiting for a
-// renewal in progress. c.ended must be set.
+// stopTimers stops the heartbeat. c.ended must be set.
 func (c *connSession) stopTimers() {
 	c.mu.Lock()
-	hb, renew := c.hb, c.renew
+	hb := c.hb
 	c.mu.Unlock()
 	if hb != nil {
 		hb.Stop()
-		renew.Stop()
 	}
-	c.renewing.Lock() // a renewal in progress has finished once we have it
-	c.renewing.Unlock()
 }
 
 // Deliver implements transports.Receiver: the client's messages go to

@@ -2,3 +2,15 @@ package sockjs
 
 // KnownFor lets tests lengthen how long a node trusts a session it saw open.
 var KnownFor = &knownFor
+
+// SetPause makes the node call pause at each of its pause points (lease
+// renewals, bus messages, receivers between taking messages and handing
+// them over); a pause that blocks freezes the node there, as a stopped
+// process or a long GC pause would. nil removes it.
+func SetPause(s *Server, pause func()) {
+	if pause == nil {
+		s.pause.Store(nil)
+		return
+	}
+	s.pause.Store(&pause)
+}

@@ -54,9 +54,9 @@ func (s *stream) readMessages(t *testing.T, n int) []string {
 }
 
 // TestStreamTakesPushesFromSender: a streaming receiver writes what its
-// session's sends push without pulling each from the store, acknowledges
-// them every so often, and the session's next stream (the response limit
-// ends each after a few frames) does not see them again.
+// session's sends push without pulling each from the store (it only
+// acknowledges them, before writing), and the session's next stream (the
+// response limit ends each after a few frames) does not see them again.
 func TestStreamTakesPushesFromSender(t *testing.T) {
 	st := &pullCounter{Store: storemem.New(storemem.Options{})}
 	tn := startNode(t, sockjs.Config{Store: st}, newRecorder().handler(echo), sockjs.Options{ResponseLimit: 2000})
@@ -85,8 +85,7 @@ func TestStreamTakesPushesFromSender(t *testing.T) {
 	if streams < 3 {
 		t.Fatalf("%d streams, want the limit to end some", streams)
 	}
-	// Each stream's attach pulls once; otherwise one acknowledging pull
-	// per 64 messages taken from offers.
+	// Each stream's attach pulls once; the offers are only acknowledged.
 	pulls := st.pulls.Load() - before
 	if max := int64(streams + n/64 + 1); pulls > max {
 		t.Fatalf("%d pulls for %d echoed messages over %d streams, want at most %d", pulls, n, streams, max)
@@ -143,11 +142,11 @@ func (b *lossyBus) Publish(ctx context.Context, channel string, payload []byte) 
 
 // TestLostOfferIsPulled: an offer lost on the bus leaves a gap that the
 // next offer reveals; the receiver then pulls, and nothing is lost or
-// reordered. Without a next offer, the lease renewal pulls it.
+// reordered. Without a next offer, the stream's heartbeat pulls it.
 func TestLostOfferIsPulled(t *testing.T) {
 	st := storemem.New(storemem.Options{})
 	bus := &lossyBus{Bus: busmem.New(busmem.Options{}), drop: 1}
-	opts := sockjs.Options{ReceiverLease: 600 * time.Millisecond}
+	opts := sockjs.Options{HeartbeatDelay: 600 * time.Millisecond}
 	a := startNode(t, sockjs.Config{Store: st, Bus: bus, NodeID: "a"}, newRecorder().handler(nil), opts)
 	b := startNode(t, sockjs.Config{Store: st, Bus: bus, NodeID: "b"}, newRecorder().handler(nil), opts)
 	id := newID()
@@ -172,7 +171,7 @@ func TestLostOfferIsPulled(t *testing.T) {
 	bus.mu.Lock()
 	bus.drop = 1
 	bus.mu.Unlock()
-	send("3") // dropped, and nothing follows: the renewal finds it
+	send("3") // dropped, and nothing follows: the heartbeat finds it
 	if got := s.readMessages(t, 1); got[0] != "3" {
 		t.Fatalf("got %q, want 3", got)
 	}

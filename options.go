@@ -73,10 +73,14 @@ type Options struct {
 	// given between half of WriteTimeout and all of it. Zero means 10
 	// seconds.
 	WriteTimeout time.Duration
-	// ReceiverLease is how long a receiving request's hold on a session
-	// lasts in the store without renewal; it is renewed at a third of that.
-	// It bounds how long a session held by a crashed node stays unreachable.
-	// Zero means 30 seconds.
+	// ReceiverLease is the node's lease on the route's sessions in the
+	// store: every receiving request and websocket session of this node
+	// holds its session as long as the lease lives. The node renews it
+	// every third of ReceiverLease, one store write per route whatever the
+	// number of sessions. It bounds how long the sessions of a crashed,
+	// partitioned or paused node stay unreachable; a node that could not
+	// renew for that long gives its holds up (see the package's Delivery
+	// guarantees). Zero means 30 seconds.
 	ReceiverLease time.Duration
 
 	// WebSocketOrigins lists the browser origins (e.g.

@@ -34,7 +34,6 @@ type receiver struct {
 	hb       *time.Timer       // heartbeat: fires HeartbeatDelay after quiet began, or earlier
 	hbArmed  bool              // hb is running
 	quiet    time.Time         // when the receiver last handed over a frame
-	renew    *time.Ticker      // lease renewal
 
 	// cursor is the sequence number of the last message this receiver has
 	// handed its transport; acked is where the store's cursor is, as far as
@@ -54,11 +53,6 @@ type pushed struct {
 	first, prev uint64
 	msgs        []string
 }
-
-// ackEvery bounds the messages a streaming receiver takes from offers
-// before it acknowledges them to the store (they stay queued there until
-// then).
-const ackEvery = 64
 
 var closeAnother = &transports.Close{Code: CodeAnotherConnection, Reason: "Another connection still open"}
 
@@ -135,7 +129,7 @@ func (rt *route) attach(ctx context.Context, r *http.Request, id string, kind tr
 		Owner:         rt.owner(r),
 		Idle:          rt.opts.DisconnectDelay,
 		Receiver:      rc.name,
-		Lease:         rt.opts.ReceiverLease,
+		Holder:        rt.srv.nodeID,
 		Pull:          true,
 		ReleaseIfData: kind == transports.KindPolling,
 	}
@@ -163,6 +157,7 @@ func (rt *route) attach(ctx context.Context, r *http.Request, id string, kind tr
 		return nil, transports.ErrNotFound
 	case err != nil:
 		rt.unregister(rc)
+		rt.kickLease(err)
 		return nil, storeErr("open session", err)
 	}
 	rc.attached = res.Attached
@@ -369,66 +364,83 @@ func (rc *receiver) Next(ctx context.Context) (transports.Batch, error) {
 	}
 	polling := rc.kind == transports.KindPolling
 	opts := &rc.rt.opts
-	// The timers live as long as the receiver: a streaming response calls
-	// Next once per frame.
-	// Rather than reset for every frame, the heartbeat timer checks when
-	// it fires whether the silence has lasted long enough.
+	srv := rc.rt.srv
+	// The timer lives as long as the receiver: a streaming response calls
+	// Next once per frame. Rather than reset for every frame, it checks
+	// when it fires whether the silence has lasted long enough.
 	rc.quiet = time.Now()
 	if rc.hb == nil {
 		rc.hb = time.NewTimer(opts.HeartbeatDelay)
-		rc.renew = time.NewTicker(opts.ReceiverLease / 3)
 	} else if !rc.hbArmed {
 		rc.hb.Reset(opts.HeartbeatDelay)
 	}
 	rc.hbArmed = true
-	hb, renew := rc.hb, rc.renew
+	hb := rc.hb
 	for {
 		// Where to go back to should the store fail before the offered
 		// messages are handed over.
 		mark, markUnacked := rc.cursor, rc.unacked
+		var gap, beat bool
 		select {
 		case <-rc.wake:
-			msgs, gap := rc.takeOffers()
-			if !gap {
-				if len(msgs) == 0 {
-					continue // offers taken at the previous wake-up
-				}
-				if polling || rc.unacked < ackEvery {
-					// The release, or a later pull, acknowledges them.
-					b.Messages = msgs
-					return b, nil
-				}
+			srv.pausePoint()
+			var msgs []string
+			msgs, gap = rc.takeOffers()
+			if !gap && len(msgs) == 0 {
+				continue // offers taken at the previous wake-up
 			}
-			b.Messages = msgs // and the store's, after them
-		case <-renew.C:
+			b.Messages = msgs
 		case <-hb.C:
 			if left := opts.HeartbeatDelay - time.Since(rc.quiet); left > 0 {
 				hb.Reset(left)
 				continue
 			}
-			rc.hbArmed = false
-			return transports.Batch{Heartbeat: true}, nil
+			if polling {
+				rc.hbArmed = false
+				return transports.Batch{Heartbeat: true}, nil
+			}
+			// A stream looks in the store once per quiet heartbeat
+			// period: an offer lost on the bus (pub/sub is at most once)
+			// with nothing after it waits no longer than that.
+			beat, gap = true, true
 		case <-ctx.Done():
 			return b, ctx.Err()
-		case <-rc.rt.srv.draining:
+		case <-srv.draining:
 			if polling {
 				return transports.Batch{Heartbeat: true}, nil
 			}
 			return transports.Batch{End: true}, nil
 		}
-		res, err := rc.rt.store.Pull(ctx, rc.rt.name, rc.key, store.PullRequest{
+		// Fencing: messages taken from offers are still the store's; they
+		// are acknowledged (and a poll's hold released) before they are
+		// written, in one call that the store refuses if this receiver's
+		// hold ended meanwhile (its node's lease lapsed, or another
+		// receiver took the session over). What the store has handed out is
+		// therefore never handed out again, whatever pauses this node.
+		req := store.PullRequest{
 			Receiver:      rc.name,
-			Lease:         opts.ReceiverLease,
 			Idle:          opts.DisconnectDelay,
-			ReleaseIfData: polling,
 			Ack:           rc.cursor,
-		})
+			Release:       polling && len(b.Messages) > 0,
+			ReleaseIfData: polling,
+		}
+		if !gap {
+			req.Max = -1 // the offers are all there is: acknowledge them
+		}
+		res, err := rc.rt.store.Pull(ctx, rc.rt.name, rc.key, req)
 		switch {
 		case err == nil:
 		case ctx.Err() != nil:
-			return b, ctx.Err()
+			rc.cursor, rc.unacked = mark, markUnacked // nothing was written
+			return transports.Batch{}, ctx.Err()
 		case errors.Is(err, store.ErrNotReceiver), errors.Is(err, store.ErrNotFound):
+			// The hold is gone: whatever was offered may be another
+			// receiver's to deliver now. A poll answers a heartbeat (its
+			// client polls again, wherever); a stream ends interrupted.
 			rc.attached = false
+			if polling {
+				return transports.Batch{Heartbeat: true}, nil
+			}
 			return transports.Batch{Close: &transports.Close{Code: CodeInterrupted, Reason: "Connection interrupted"}}, nil
 		default:
 			rc.cursor, rc.unacked = mark, markUnacked
@@ -442,18 +454,19 @@ func (rc *receiver) Next(ctx context.Context) (transports.Batch, error) {
 		closed := res.State == store.StateClosed
 		if len(res.Messages) > 0 || len(b.Messages) > 0 {
 			b.Messages = append(b.Messages, res.Messages...)
-			if polling && !res.Released {
-				// Messages from offers only: the release acknowledges them.
-				return b, nil
-			}
 			if closed && !polling {
 				b.Close = &transports.Close{Code: res.CloseCode, Reason: res.CloseReason}
 			}
+			srv.pausePoint()
 			return b, nil
 		}
 		if closed {
 			b.Close = &transports.Close{Code: res.CloseCode, Reason: res.CloseReason}
 			return b, nil
+		}
+		if beat {
+			rc.hbArmed = false
+			return transports.Batch{Heartbeat: true}, nil
 		}
 	}
 }
@@ -469,7 +482,6 @@ func (rc *receiver) Release(aborted bool) {
 	defer close(rc.done)
 	if rc.hb != nil {
 		rc.hb.Stop()
-		rc.renew.Stop()
 	}
 	rt.unregister(rc)
 	if !rc.attached || (rc.released && !aborted) {

@@ -48,6 +48,9 @@ type route struct {
 	recvSeq atomic.Uint64
 	known   knownSessions // sessions recently seen open, for Send
 
+	epoch     atomic.Uint64 // this node's epoch on the route (0 before the first renewal)
+	leaseKick chan struct{}
+
 	mu        sync.Mutex
 	receivers map[string]map[*receiver]struct{} // local attached or attaching receivers, by store key
 	byName    map[string]*receiver
@@ -85,6 +88,7 @@ func newRoute(srv *Server, name, prefix string, h Handler, opts Options) *route 
 		receivers: map[string]map[*receiver]struct{}{},
 		byName:    map[string]*receiver{},
 		conns:     map[string]*connSession{},
+		leaseKick: make(chan struct{}, 1),
 	}
 	if rt.store == nil {
 		rt.store = srv.cfg.Store
@@ -164,9 +168,15 @@ func (rt *route) start(ctx context.Context) error {
 	rt.mu.Lock()
 	rt.subs = []pubsub.Subscription{sub}
 	rt.mu.Unlock()
-	rt.srv.bg.Add(2)
+	// The node's lease, before any request may hold a session; should the
+	// store fail now, leaseLoop keeps trying (holds are refused meanwhile).
+	if err := rt.renewNode(ctx, true); err != nil {
+		rt.log.Warn("sockjs: taking the node lease failed; retrying", "err", err)
+	}
+	rt.srv.bg.Add(3)
 	go rt.reapLoop()
 	go rt.drainConns()
+	go rt.leaseLoop()
 	return nil
 }
 
@@ -651,6 +661,7 @@ func (rt *route) toNode(ctx context.Context, node string, payload []byte) error 
 // onBusMessage handles everything the route's subscription receives, in
 // order: broadcasts and this node's messages.
 func (rt *route) onBusMessage(payload []byte) {
+	rt.srv.pausePoint()
 	if len(payload) > 0 && payload[0] == msgBroadcast {
 		rt.onBroadcastMessage(payload)
 		return

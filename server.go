@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sockjs-cluster/sockjs/pubsub"
 	pubsubmem "github.com/sockjs-cluster/sockjs/pubsub/memory"
@@ -50,6 +51,8 @@ type Server struct {
 	bg       sync.WaitGroup // background goroutines (reapers)
 	active   sync.WaitGroup // receivers and websocket sessions in flight
 	owned    []interface{ Close() error }
+
+	pause atomic.Pointer[func()] // a test's freeze (pausePoint); nil in production
 }
 
 // NewServer returns a node configured by cfg.
@@ -195,6 +198,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		_ = c.Close()
 	}
 	return nil
+}
+
+// pausePoint is where a test may freeze the node's work (see
+// export_test.go): lease renewals, bus messages, and receivers between
+// taking messages and handing them over. A no-op otherwise.
+func (s *Server) pausePoint() {
+	if p := s.pause.Load(); p != nil {
+		(*p)()
+	}
 }
 
 func (s *Server) isDraining() bool {

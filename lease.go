@@ -1,0 +1,105 @@
+package sockjs
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/sockjs-cluster/sockjs/store"
+)
+
+// The node's lease on a route's holds (see store.Store.RenewNode): every
+// receiving request and websocket session of this node holds its session
+// while the lease lives, so holding costs the store one renewal per route
+// and node every ReceiverLease/3, whatever the number of sessions.
+//
+// A lapse (the store unreachable, or this process paused, for longer than
+// ReceiverLease) ends every hold of the lapsed epoch: other nodes may take
+// the sessions over, and the store refuses what this node's receivers of
+// that epoch ask (they answer polls with a heartbeat and end streams with
+// c[1002]). When the next renewal reports a new epoch, the websocket
+// sessions, which only this node can serve, take their holds again, or are
+// closed with c[1002] when their session expired or was taken meanwhile.
+
+// renewNode takes (fresh) or renews the lease and reacts to a new epoch.
+func (rt *route) renewNode(ctx context.Context, fresh bool) error {
+	nl, err := rt.store.RenewNode(ctx, rt.name, rt.srv.nodeID, store.NodeRequest{Lease: rt.opts.ReceiverLease, Fresh: fresh})
+	if err != nil {
+		return storeErr("renew node lease", err)
+	}
+	old := rt.epoch.Swap(nl.Epoch)
+	if old != 0 && old != nl.Epoch {
+		rt.log.Warn("sockjs: this node's lease had lapsed; its holds were given up", "epoch", nl.Epoch)
+		rt.retakeConns(ctx)
+	}
+	return nil
+}
+
+// leaseLoop renews the lease every ReceiverLease/3, at once when asked
+// (kickLease), and every second while the store fails.
+func (rt *route) leaseLoop() {
+	defer rt.srv.bg.Done()
+	every := rt.opts.ReceiverLease / 3
+	t := time.NewTimer(every)
+	defer t.Stop()
+	ctx := rt.srv.ctx
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-rt.leaseKick:
+		}
+		rt.srv.pausePoint()
+		err := rt.renewNode(ctx, rt.epoch.Load() == 0)
+		switch {
+		case err == nil && failing:
+			rt.log.Info("sockjs: node lease renewed again")
+			failing = false
+		case err != nil && ctx.Err() == nil && !failing:
+			rt.log.Warn("sockjs: renewing the node lease failed; retrying every second", "err", err)
+			failing = true
+		}
+		next := every
+		if err != nil {
+			next = min(every, time.Second)
+		}
+		if !t.Stop() {
+			select {
+			case <-t.C:
+			default:
+			}
+		}
+		t.Reset(next)
+	}
+}
+
+// kickLease asks leaseLoop for a renewal now: a hold was refused because
+// the store saw no live lease of this node.
+func (rt *route) kickLease(err error) {
+	if !errors.Is(err, store.ErrNodeLease) {
+		return
+	}
+	select {
+	case rt.leaseKick <- struct{}{}:
+	default:
+	}
+}
+
+// retakeConns has every websocket session of this node take its hold again
+// in the new epoch; one whose session is gone or held by another receiver
+// is closed.
+func (rt *route) retakeConns(ctx context.Context) {
+	rt.mu.Lock()
+	conns := rt.connSnapshot()
+	rt.mu.Unlock()
+	for _, c := range conns {
+		res, err := rt.store.Open(ctx, rt.name, c.key, store.OpenRequest{
+			Receiver: c.name, Holder: rt.srv.nodeID, Owner: c.owner,
+		})
+		if err != nil || !res.Attached {
+			c.closeWith(CodeInterrupted, "Connection interrupted")
+		}
+	}
+}
