@@ -51,6 +51,10 @@ type route struct {
 	epoch     atomic.Uint64 // this node's epoch on the route (0 before the first renewal)
 	leaseKick chan struct{}
 
+	batchMu    sync.Mutex
+	batches    map[*sendBatch]struct{} // xhr_send requests' pending sends (batch.go)
+	batchCount atomic.Int32
+
 	mu        sync.Mutex
 	receivers map[string]map[*receiver]struct{} // local attached or attaching receivers, by store key
 	byName    map[string]*receiver
@@ -452,12 +456,16 @@ func (rt *route) Send(ctx context.Context, r *http.Request, id string, msgs []st
 		}
 	}
 	s := rt.handle(ctx, id, id, meta, nil)
+	s.batch = rt.beginBatch(id)
 	for _, m := range msgs {
 		if !rt.runOnMessage(s, m) {
+			_ = s.batch.end(ctx)
 			return rt.closeSession(ctx, id, CodeServerError, "Internal error")
 		}
 	}
-	return nil
+	// The request fails (5xx) when what its messages sent could not be
+	// stored: the client must not believe the exchange went through.
+	return s.batch.end(ctx)
 }
 
 // ---- delivery ----
@@ -465,6 +473,12 @@ func (rt *route) Send(ctx context.Context, r *http.Request, id string, msgs []st
 // push stores unicast messages for a session and wakes whoever must deliver
 // them.
 func (rt *route) push(ctx context.Context, key string, msgs []string) error {
+	rt.flushBatches(ctx)
+	return rt.pushNow(ctx, key, msgs)
+}
+
+// pushNow is push without flushing the pending batches first.
+func (rt *route) pushNow(ctx context.Context, key string, msgs []string) error {
 	res, err := rt.store.Push(ctx, rt.name, key, msgs)
 	if errors.Is(err, store.ErrQueueFull) {
 		_ = rt.closeSession(ctx, key, CodeSlowConsumer, "Slow consumer")
@@ -520,6 +534,7 @@ func (rt *route) offer(key, receiver string, first, prev uint64, msgs []string) 
 // closeSession closes a session in the store, runs OnClose when this call
 // closed it, and tells its receiver.
 func (rt *route) closeSession(ctx context.Context, key string, code int, reason string) error {
+	rt.flushBatches(ctx)
 	if c := rt.conn(key); c != nil {
 		c.closeWith(code, reason)
 		return nil
@@ -561,6 +576,7 @@ func (rt *route) runOnClose(s *Session) {
 // broadcast stores msg in the route's log, delivers it to this node's
 // sessions at once and tells the other nodes.
 func (rt *route) broadcast(ctx context.Context, msg string) error {
+	rt.flushBatches(ctx)
 	seq, err := rt.store.Publish(ctx, rt.name, msg)
 	if err != nil {
 		return storeErr("broadcast", err)

@@ -40,6 +40,9 @@ type Session struct {
 	key  string // the id in the store (differs for reused websocket ids)
 	conn *connSession
 	ctx  context.Context
+	// batch, on the handle an xhr_send's OnMessage gets, gathers its sends
+	// into few store calls (batch.go).
+	batch *sendBatch
 	// final is the record of a session already removed from the store
 	// (expired): Value answers from it.
 	final *store.Session
@@ -93,6 +96,9 @@ func (s *Session) Request() *Request {
 func (s *Session) Send(ctx context.Context, msg string) error {
 	if s.conn != nil {
 		return s.conn.send(msg)
+	}
+	if s.batch != nil {
+		return s.batch.add(ctx, msg)
 	}
 	return s.rt.push(ctx, s.key, []string{msg})
 }
