@@ -33,8 +33,12 @@
 //
 // # Clustering
 //
-// Sessions, their receiver leases and their message queues live in a
-// store.Store; nodes notify each other over a pubsub.Bus. Nodes sharing a
+// Sessions, their holds and their message queues live in a store.Store;
+// nodes notify each other over a pubsub.Bus. A node holds the sessions it
+// serves on one lease per route (Options.ReceiverLease), renewed every
+// third of it whatever the number of sessions; a node that pauses or loses
+// the store past its lease gives its holds up, and the store fences it:
+// what it had not acknowledged it cannot write any more. Nodes sharing a
 // store and a bus (for instance Redis) serve the same sessions: a poll may
 // reach any node, at most one receiver per session is allowed cluster-wide
 // (a second gets c[2010,"Another connection still open"]), and a close made

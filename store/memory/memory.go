@@ -4,17 +4,19 @@
 // Its model is the one the Redis store uses: each route has a sequence
 // counter shared by unicast and broadcast messages and a broadcast log of
 // (seq, message, time) trimmed on Publish by age and count; each session
-// keeps its state, lease, deadlines, values, a queue of (seq, message) and a
+// keeps its state, hold (receiver, node, epoch), deadlines, values, a queue of (seq, message) and a
 // cursor into the route's sequence (the route's seq at creation). Pull merges
 // the queue with the log entries past the cursor (and not past the close) in
 // sequence order.
 //
 // Expiry is lazy: a session past its deadline stays (and behaves as before)
 // until a Reap call removes it. Each route keeps its sessions in a min-heap
-// keyed by a lower bound of their deadline: moving a deadline later (a lease
-// renewal, the common case) costs nothing, moving it earlier costs O(log n),
+// keyed by a lower bound of their deadline: moving a deadline later costs
+// nothing, moving it earlier (a release) costs O(log n),
 // and Reap pays only for the sessions whose key came due, so it costs in
 // proportion to the sessions that expired (or were renewed), not to all.
+// A held session's deadline is never: it comes due only once its hold ends
+// (Release, or Reap finding its node's lease lapsed).
 // The store starts no goroutine. Routes are kept for the store's lifetime,
 // so they are meant to be few (a server's endpoints).
 package memory

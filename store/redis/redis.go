@@ -32,6 +32,10 @@
 //	P:{T}:log       sorted set  broadcast log, scored by sequence number
 //	P:{T}:open      set         ids of the open sessions (Count, IDs)
 //	P:{T}:exp       sorted set  expiry index: ids scored by deadline (Reap)
+//	P:{T}:nodes     sorted set  node leases: node ids scored by the lease's end
+//	P:{T}:nep       hash        each node's current epoch
+//	P:{T}:h:<node>  set         ids of the sessions a node holds ("" keeps it)
+//	P:{T}:hc        hash        each node's pass refreshing its holds' TTLs
 //	P:{T}:s:<id>    hash        session record
 //	P:{T}:q:<id>    list        session's unread unicast messages
 //	P:{T}:v:<id>    hash        session's values
@@ -74,6 +78,10 @@
 // atomically, to exactly one caller across all nodes. When a route's last
 // session is reaped the route's keys are deleted too, so a prefix whose
 // sessions have all expired and been reaped holds no key.
+//
+// A held session writes nothing while held (its hold lives on its node's
+// lease), so RenewNode refreshes its keys' TTLs, a few per call, in a pass
+// over the node's holds every KeyTTL/2.
 //
 // Every key nevertheless carries a TTL, a backstop of Options.KeyTTL
 // beyond the session's deadline (the route's keys: beyond its latest
