@@ -79,7 +79,7 @@ func (rt *route) openConn(ctx context.Context, r *http.Request, id string, kind 
 	c.owner = req.Owner
 	key := id
 	for attempt := 0; ; attempt++ {
-		res, err := rt.store.Open(ctx, rt.name, key, req)
+		res, err := rt.open(ctx, key, req)
 		if err == nil && res.Created {
 			break
 		}

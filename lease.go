@@ -44,6 +44,7 @@ func (rt *route) leaseLoop() {
 	defer t.Stop()
 	ctx := rt.srv.ctx
 	failing := false
+	lastOK := time.Now() // the send time of the last renewal that succeeded
 	for {
 		select {
 		case <-ctx.Done():
@@ -52,7 +53,15 @@ func (rt *route) leaseLoop() {
 		case <-rt.leaseKick:
 		}
 		rt.srv.pausePoint()
+		sent := time.Now()
 		err := rt.renewNode(ctx, rt.epoch.Load() == 0)
+		if err == nil {
+			lastOK = sent
+		} else if time.Since(lastOK) >= rt.opts.ReceiverLease && ctx.Err() == nil {
+			// The lease has run out by now, as far as this node can tell:
+			// its receivers hold nothing any more; tell their clients.
+			rt.storeLost()
+		}
 		switch {
 		case err == nil && failing:
 			rt.log.Info("sockjs: node lease renewed again")
@@ -73,6 +82,34 @@ func (rt *route) leaseLoop() {
 		}
 		t.Reset(next)
 	}
+}
+
+// storeLost ends the node's receiving requests with c[1011]: the store has
+// been unreachable for longer than the node's lease.
+func (rt *route) storeLost() {
+	rt.mu.Lock()
+	var lost []*receiver
+	for _, set := range rt.receivers {
+		for rc := range set {
+			lost = append(lost, rc)
+		}
+	}
+	rt.mu.Unlock()
+	for _, rc := range lost {
+		rc.lost.Store(true)
+		rc.signal()
+	}
+}
+
+// open is store.Open for a hold; when the store sees no live lease of this
+// node (it lapsed, or the store restarted empty), the lease is renewed at
+// once and the Open tried again.
+func (rt *route) open(ctx context.Context, key string, req store.OpenRequest) (store.OpenResult, error) {
+	res, err := rt.store.Open(ctx, rt.name, key, req)
+	if errors.Is(err, store.ErrNodeLease) && rt.renewNode(ctx, false) == nil {
+		res, err = rt.store.Open(ctx, rt.name, key, req)
+	}
+	return res, err
 }
 
 // kickLease asks leaseLoop for a renewal now: a hold was refused because

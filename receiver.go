@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sockjs-cluster/sockjs/internal/frame"
@@ -41,6 +42,8 @@ type receiver struct {
 	// are acknowledged by the next pull or the release.
 	cursor, acked uint64
 	unacked       int
+
+	lost atomic.Bool // the node's lease ran out with the store unreachable
 
 	mu     sync.Mutex
 	offers []pushed // from senders, in arrival order
@@ -134,14 +137,14 @@ func (rt *route) attach(ctx context.Context, r *http.Request, id string, kind tr
 		ReleaseIfData: kind == transports.KindPolling,
 	}
 	var opening *Request // the opening request, when this one creates the session
-	res, err := rt.store.Open(ctx, rt.name, id, req)
+	res, err := rt.open(ctx, id, req)
 	if errors.Is(err, store.ErrNotFound) {
 		// A new session (or one bound to another identity, which the
 		// creating call refuses the same way). The opening request is
 		// encoded only now: most receiving requests find their session.
 		opening = requestOf(r)
 		req.Create, req.Meta = true, encodeMeta(opening)
-		res, err = rt.store.Open(ctx, rt.name, id, req)
+		res, err = rt.open(ctx, id, req)
 	}
 	if errors.Is(err, store.ErrReceiverBusy) {
 		res, err = rt.retryBusy(ctx, id, req, res.Session.Receiver)
@@ -384,6 +387,11 @@ func (rc *receiver) Next(ctx context.Context) (transports.Batch, error) {
 		select {
 		case <-rc.wake:
 			srv.pausePoint()
+			if rc.lost.Load() {
+				rc.cursor, rc.unacked = mark, markUnacked
+				rc.attached = false
+				return transports.Batch{Close: &transports.Close{Code: CodeServerError, Reason: "Session store unavailable"}}, nil
+			}
 			var msgs []string
 			msgs, gap = rc.takeOffers()
 			if !gap && len(msgs) == 0 {

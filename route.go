@@ -184,8 +184,15 @@ func (rt *route) start(ctx context.Context) error {
 	return nil
 }
 
-// stop unsubscribes the route from the bus.
+// stop unsubscribes the route from the bus and gives the node's lease up:
+// it is renewed for a millisecond, so that whatever this node still held
+// is handed back to the other nodes' reapers at once.
 func (rt *route) stop(ctx context.Context) {
+	if rt.epoch.Load() != 0 {
+		if _, err := rt.store.RenewNode(ctx, rt.name, rt.srv.nodeID, store.NodeRequest{Lease: time.Millisecond}); err != nil && ctx.Err() == nil {
+			rt.log.Warn("sockjs: giving the node lease up", "err", err)
+		}
+	}
 	rt.mu.Lock()
 	subs := rt.subs
 	rt.subs = nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -178,12 +179,31 @@ func TestClusterExpiryWhenNodeStopped(t *testing.T) {
 			t.Fatalf("OnClose(%s) ran %d times", id, n)
 		}
 	}
-	// Every session is gone, and so is every key of the cluster's prefix.
+	// Every session is gone, and so is every key of the cluster's prefix
+	// but the live nodes' leases (the stopped node's went with its
+	// sessions).
 	rdb := c.nodes[1].client
-	waitFor(t, 10*time.Second, "an empty key space", func() bool {
+	var left []string
+	waitFor(t, 10*time.Second, fmt.Sprintf("a key space holding only the live nodes' leases (left: %q)", &left), func() bool {
 		keys, err := rdb.Keys(context.Background(), c.prefix+"*").Result()
-		return err == nil && len(keys) == 0
+		if err != nil {
+			return false
+		}
+		left = left[:0]
+		for _, k := range keys {
+			switch {
+			case strings.HasSuffix(k, ":nodes"), strings.HasSuffix(k, ":nep"), strings.HasSuffix(k, ":hc"):
+			case strings.HasSuffix(k, ":h:"+c.nodes[1].id), strings.HasSuffix(k, ":h:"+c.nodes[2].id):
+			default:
+				left = append(left, k)
+			}
+		}
+		return len(left) == 0
 	})
+	members, err := rdb.ZRange(context.Background(), c.prefix+":{r}:nodes", 0, -1).Result()
+	if err != nil || slices.Contains(members, c.nodes[0].id) {
+		t.Fatalf("node leases %q, %v: the stopped node's should be gone", members, err)
+	}
 }
 
 func TestClusterManager(t *testing.T) {
