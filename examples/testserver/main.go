@@ -12,6 +12,7 @@
 // Websocket origins are not checked: this server is for tests only.
 //
 //	go run ./examples/testserver -addr 127.0.0.1:8081 [-sockjs-url URL] [-redis redis://127.0.0.1:6379/0 -node a]
+//		[-receiver-lease 3s] [-disconnect-delay 2s]
 //
 // With -redis, several test servers on one Redis form a cluster: any
 // request of a session may go to any of them.
@@ -37,10 +38,13 @@ func main() {
 	sockjsURL := flag.String("sockjs-url", "", "sockjs-client URL for the iframe page (default: the CDN build)")
 	redisURL := flag.String("redis", "", "Redis URL (redis://host:port/db): run as one node of a cluster; empty: in memory")
 	node := flag.String("node", "", "this node's id in the cluster (default: random)")
+	lease := flag.Duration("receiver-lease", 0, "the node's lease on its sessions (sockjs.Options.ReceiverLease; 0: the library's default, 30s)")
+	delay := flag.Duration("disconnect-delay", 0, "how long a session outlives its last receiver (sockjs.Options.DisconnectDelay; 0: the library's default, 5s)")
 	flag.Parse()
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := run(*addr, *redisURL, config{SockJSURL: *sockjsURL, Logger: log, NodeID: *node}); err != nil {
+	cfg := config{SockJSURL: *sockjsURL, Logger: log, NodeID: *node, ReceiverLease: *lease, DisconnectDelay: *delay}
+	if err := run(*addr, *redisURL, cfg); err != nil {
 		log.Error("testserver", "err", err)
 		os.Exit(1)
 	}

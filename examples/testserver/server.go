@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/sockjs-cluster/sockjs"
 	"github.com/sockjs-cluster/sockjs/internal/testservice"
@@ -17,6 +18,9 @@ type config struct {
 	NodeID    string
 	Store     store.Store // nil: in memory
 	Bus       pubsub.Bus  // nil: in memory
+	// ReceiverLease and DisconnectDelay: zero means the library's defaults.
+	ReceiverLease   time.Duration
+	DisconnectDelay time.Duration
 }
 
 // newServer builds the node serving every test service. The node is its
@@ -26,7 +30,9 @@ type config struct {
 func newServer(ctx context.Context, cfg config) *sockjs.Server {
 	node := sockjs.NewServer(sockjs.Config{Logger: cfg.Logger, NodeID: cfg.NodeID, Store: cfg.Store, Bus: cfg.Bus})
 	testservice.Register(ctx, node, sockjs.Options{
-		SockJSURL: cfg.SockJSURL,
+		SockJSURL:       cfg.SockJSURL,
+		ReceiverLease:   cfg.ReceiverLease,
+		DisconnectDelay: cfg.DisconnectDelay,
 		// The protocol suite and load tools connect from anywhere: this is a
 		// test server, never a model for production.
 		InsecureSkipOriginCheck: true,
