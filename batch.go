@@ -2,6 +2,7 @@ package sockjs
 
 import (
 	"context"
+	"errors"
 	"sync"
 )
 
@@ -24,10 +25,11 @@ type sendBatch struct {
 	rt  *route
 	key string
 
-	mu   sync.Mutex
-	msgs []string
-	size int
-	err  error // the first push that failed; later sends fail with it
+	mu     sync.Mutex
+	msgs   []string
+	size   int
+	err    error // the first push that failed; later sends fail with it
+	closed bool  // the handle closed the session: later sends fail
 }
 
 // beginBatch registers a batch for session key's sends.
@@ -44,21 +46,36 @@ func (rt *route) beginBatch(key string) *sendBatch {
 }
 
 // end pushes what is left and unregisters the batch; it returns the first
-// error any of its pushes met.
+// error any of its pushes met, but for a session closed or gone meanwhile,
+// whose messages the protocol drops.
 func (b *sendBatch) end(ctx context.Context) error {
 	err := b.flush(ctx)
 	b.rt.batchMu.Lock()
 	delete(b.rt.batches, b)
 	b.rt.batchCount.Add(-1)
 	b.rt.batchMu.Unlock()
+	if errors.Is(err, ErrSessionClosed) || errors.Is(err, ErrSessionNotFound) {
+		return nil
+	}
 	return err
+}
+
+// markClosed makes later sends fail with ErrSessionClosed, once the
+// handle closed its session (after pushing what came before).
+func (b *sendBatch) markClosed() {
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
 }
 
 // add queues msg, pushing the batch once it is full.
 func (b *sendBatch) add(ctx context.Context, msg string) error {
 	b.mu.Lock()
-	if b.err != nil {
+	if b.err != nil || b.closed {
 		err := b.err
+		if err == nil {
+			err = ErrSessionClosed
+		}
 		b.mu.Unlock()
 		return err
 	}

@@ -108,7 +108,11 @@ func (s *Session) Send(ctx context.Context, msg string) error {
 // expires, and OnClose runs (once, cluster-wide). Closing a closed session
 // does nothing.
 func (s *Session) Close(ctx context.Context, code int, reason string) error {
-	return s.rt.closeSession(ctx, s.key, code, reason)
+	err := s.rt.closeSession(ctx, s.key, code, reason)
+	if err == nil && s.batch != nil {
+		s.batch.markClosed()
+	}
+	return err
 }
 
 // State returns the session's state as the store has it.
