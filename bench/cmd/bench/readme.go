@@ -253,11 +253,7 @@ func readmeBlock(doc resultsDoc, reportDir string) string {
 		{"3 nodes + Redis: xhr-polling echo, msgs/s (× single node)", "xhr-polling-echo", clusterRate},
 		{"3 nodes + Redis: xhr-polling echo, Redis round trips/msg", "xhr-polling-echo", clusterRTT},
 	}
-	p("| scenario |")
-	for _, c := range cols {
-		p(" %s |", label(c))
-	}
-	p("\n|---|%s\n", strings.Repeat("---|", len(cols)))
+	var lines []string
 	for _, r := range rows {
 		cells := make([]string, len(cols))
 		measured := false
@@ -266,10 +262,21 @@ func readmeBlock(doc resultsDoc, reportDir string) string {
 			measured = measured || cells[i] != "–"
 		}
 		if measured {
-			p("| %s | %s |\n", r.label, strings.Join(cells, " | "))
+			lines = append(lines, fmt.Sprintf("| %s | %s |\n", r.label, strings.Join(cells, " | ")))
 		}
 	}
-	p("\n")
+	if len(lines) > 0 {
+		p("| scenario |")
+		for _, c := range cols {
+			p(" %s |", label(c))
+		}
+		p("\n|---|%s\n", strings.Repeat("---|", len(cols)))
+		p("%s\n", strings.Join(lines, ""))
+	}
+	tgs := targets(doc, t)
+	if c := capacityBlock(t, tgs); c != "" {
+		p("%s\n", c)
+	}
 
 	// Integrity and targets.
 	var total integrity
@@ -297,7 +304,6 @@ func readmeBlock(doc resultsDoc, reportDir string) string {
 		p("; **%d errors were reported and %d runs did not start**. ", total.errs, failed)
 	}
 	met, measured := 0, 0
-	tgs := targets(doc, t)
 	for _, tg := range tgs {
 		if tg.known {
 			measured++
