@@ -280,3 +280,28 @@ func holdResults(t table, sc string, systems []string) string {
 	}
 	return b.String()
 }
+
+// holdBreakdown is the Redis commands of idle sessions by command, per
+// second per 1000 sessions.
+func holdBreakdown(runs map[int]Run) string {
+	var secs float64 // 1000-session seconds
+	ok := func(yield func(Run) bool) {
+		for _, r := range runs {
+			if r.Err == "" && r.Result.Ops > 0 && r.Wall > 0 && !yield(r) {
+				return
+			}
+		}
+	}
+	for r := range ok {
+		secs += r.Wall * float64(r.Result.Ops) / 1000
+	}
+	keys, sum, _ := redisCommands(ok)
+	if len(keys) == 0 || secs == 0 {
+		return "Redis commands in the window: none."
+	}
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("`%s` %s", k, num(float64(sum[k])/secs)))
+	}
+	return "Redis commands per second per 1000 idle sessions, by command (`INFO commandstats` deltas over the window, all rounds; commands run inside Lua scripts count here too, beside their `evalsha`): " + strings.Join(parts, ", ") + "."
+}

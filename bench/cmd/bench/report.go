@@ -316,7 +316,7 @@ func writeReport(dir string, doc resultsDoc) error {
 		if sc.capacity() {
 			p("%s\n", holdResults(t, scName, m.Systems))
 			if runs := t[scName]["cluster"]; len(runs) > 0 {
-				p("%s %s\n\n", strings.Replace(redisBreakdown(runs), "per operation", "per held session", 1), cpuBreakdown(runs))
+				p("%s %s\n\n", holdBreakdown(runs), cpuBreakdown(runs))
 			}
 			continue
 		}
@@ -477,11 +477,11 @@ func scenarioText(sc scenario, m Meta) string {
 		return fmt.Sprintf("%d websocket sessions on `/echo` opened %d at a time and left idle; throughput is opened sessions per second, CPU/op is per opened session, RSS/session is (RSS %s after the last one opened − RSS before the first) / sessions.", l.Idle, l.Concurrency, m.Mode.Settle)
 	case "capacity-idle-ws", "capacity-idle-xhr-streaming", "capacity-idle-xhr-polling":
 		what := map[string]string{
-			"capacity-idle-ws":            "websocket sessions, each one websocket",
-			"capacity-idle-xhr-streaming": "xhr-streaming sessions, each with one xhr_streaming response open (a new one, on the next node, whenever the server ends one)",
-			"capacity-idle-xhr-polling":   "xhr-polling sessions, each with one long poll open: the server answers it with `h` after its heartbeat delay and the next poll goes at once to the next node (one poll cycle)",
+			"capacity-idle-ws":            "websocket sessions on `/echo`, each one websocket",
+			"capacity-idle-xhr-streaming": "xhr-streaming sessions on `/echo`, each with one xhr_streaming response open (a new one, on the next node, whenever the server ends one)",
+			"capacity-idle-xhr-polling":   "xhr-polling sessions on `/echo`, each with one long poll open: the server answers it with `h` after its heartbeat delay and the next poll goes at once to the next node (one poll cycle)",
 		}[sc.Name]
-		return fmt.Sprintf("Cluster only, a fresh one per run. %d idle %s on `/echo`, opened at an even pace over %s; once all are open, a window of %s with no message either way. Per 1000 sessions per second: heartbeats received (poll cycles for xhr polling), Redis commands (`INFO commandstats` deltas, Lua scripts' commands included) and round trips; Redis CPU is redis-server's share of one core over the window; bytes per session is Redis's `used_memory` after the sessions opened minus before, divided by the sessions. *Failed* counts sessions that did not open or did not last the window.", l.Hold, what, l.HoldOpen, l.HoldWindow)
+		return fmt.Sprintf("Cluster only, a fresh one per run. %d idle %s. They open at an even pace over %s; once all are open, a window of %s with no message either way. Per 1000 sessions per second: heartbeats received (poll cycles for xhr polling), Redis commands (`INFO commandstats` deltas, Lua scripts' commands included) and round trips; Redis CPU is redis-server's share of one core over the window; bytes per session is Redis's `used_memory` after the sessions opened minus before, divided by the sessions. *Failed* counts sessions that did not open or did not last the window.", l.Hold, what, l.HoldOpen, l.HoldWindow)
 	}
 	return ""
 }
