@@ -4,7 +4,7 @@
 # server is pinned to CPU 0) and writes docs/bench/{README.md,chart.svg,results.json}
 # and the summary between the bench:begin/bench:end markers of ../README.md.
 #
-#   bench/run.sh -quick     # 1 round, small counts, under 2 minutes
+#   bench/run.sh -quick     # 1 round, small counts, about 4 minutes
 #   bench/run.sh            # the full run (3 rounds)
 #   bench/run.sh -profile   # pprof profiles of our server -> docs/bench/profiles.md
 #   bench/run.sh -src DIR -systems cluster -scenarios capacity -out DIR2 -readme -

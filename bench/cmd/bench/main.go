@@ -7,7 +7,7 @@
 // Use bench/run.sh, which builds the servers, raises the file-descriptor
 // limit and pins this program to the load generator's CPU:
 //
-//	bench/run.sh -quick          # 1 round, small counts, under 2 minutes
+//	bench/run.sh -quick          # 1 round, small counts, about 4 minutes
 //	bench/run.sh                 # 3 rounds, the full counts
 //	bench/run.sh -profile        # CPU and allocation profiles of our server
 //
@@ -204,7 +204,7 @@ type Meta struct {
 }
 
 func main() {
-	quick := flag.Bool("quick", false, "1 round with small counts (under 2 minutes)")
+	quick := flag.Bool("quick", false, "1 round with small counts (about 4 minutes)")
 	rounds := flag.Int("rounds", 0, "rounds (default: 3, or 1 with -quick)")
 	systems := flag.String("systems", "ours,sockjsgo,sockjsnode,raw,cluster", "systems, in the order they alternate")
 	scenarios := flag.String("scenarios", "", "comma-separated scenarios (default: all)")

@@ -397,7 +397,7 @@ func writeReport(dir string, doc resultsDoc) error {
 		p("| %d | %s | %s | %s | %s | %s | %s | %s%% | %s%% | %s |\n", r.Round, r.Scenario, label(r.System), r.Start.UTC().Format("15:04:05"), r.LoadAvg,
 			num(throughput(r)), num(cpuPerOp(r)), num(100*r.CPU/max(r.Wall, 1e-9)), num(100*r.ClientCPU/max(r.Wall, 1e-9)), strings.ReplaceAll(notes, "|", "\\|"))
 	}
-	p("\n## Reproduce\n\n```sh\nbench/run.sh -quick   # 1 round, small counts, under 2 minutes\nbench/run.sh          # the full run: %d rounds\nbench/run.sh -profile # pprof profiles of our server (bench/cmd/profserver)\n```\n\n", fullMode.Rounds)
+	p("\n## Reproduce\n\n```sh\nbench/run.sh -quick   # 1 round, small counts, about 4 minutes\nbench/run.sh          # the full run: %d rounds\nbench/run.sh -profile # pprof profiles of our server (bench/cmd/profserver)\n```\n\n", fullMode.Rounds)
 	p("`bench/run.sh` needs Go, node/npm (it runs `npm ci` in `bench/peers/sockjsnode`), `redis-server` and `taskset`. It builds `examples/testserver` and the peers into `bench/results/bin`, raises `ulimit -n`, and pins itself to CPU 1 and each server to CPU 0. Logs and raw results of the last run are in `bench/results/` (not committed).\n")
 
 	if err := os.WriteFile(filepath.Join(dir, "README.md"), []byte(b.String()), 0o644); err != nil {
