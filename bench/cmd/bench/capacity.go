@@ -182,17 +182,17 @@ func capacitySection(doc resultsDoc, t table, tgs []target) string {
 	if held {
 		p("**Idle sessions.** Each kind is measured alone on a fresh cluster: %d sessions open at an even pace over %s (one heartbeat delay, so their heartbeats and renewals are spread as in a steady state), then a window of %s with no message either way. An idle xhr-polling session is the protocol's poll cycle: the server answers each long poll with `h` after its %s s heartbeat delay and the client polls again at once, so one cycle per %s s is its own cost: %s store calls per cycle, %s calls/s per 1000 sessions. Bytes per session are Redis's `used_memory` after the sessions opened minus before, divided by the sessions. *One core carries* is the sessions that keep Redis %s busy, from its CPU per session.\n\n",
 			l.Hold, l.HoldOpen, l.HoldWindow, limitString(heartbeatSecs), limitString(heartbeatSecs), limitString(pollCycleCalls), limitString(pollCallsLimit), pct(halfCore))
-		p("| idle sessions | held | heartbeats/s per 1000 (polling: poll cycles) | Redis commands/s per 1000 | Redis round trips/s per 1000 | Redis CPU, %% of a core | Redis CPU per 1000 sessions | Redis bytes/session | one Redis core carries (at %s) | targets |\n|---|---|---|---|---|---|---|---|---|---|\n", pct(halfCore))
+		p("| idle sessions | held | heartbeats/s per 1000 (polling: poll cycles) | Redis commands/s per 1000 | Redis round trips/s per 1000 | Redis CPU, %% of a core | Redis CPU per 1000 sessions, %% of a core | Redis bytes/session | one Redis core carries (at %s) | targets |\n|---|---|---|---|---|---|---|---|---|---|\n", pct(halfCore))
 		for _, k := range holdKinds {
 			runs := t[k.sc]["cluster"]
 			if len(runs) == 0 {
 				continue
 			}
-			p("| %s (`%s`) | %s × %s | %s | %s | %s | %s | %s%% | %s | %s | %s |\n", k.what, k.sc,
+			p("| %s (`%s`) | %s × %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", k.what, k.sc,
 				t.metric(k.sc, "cluster", func(r Run) float64 { return float64(r.Result.Ops) }),
 				t.metric(k.sc, "cluster", func(r Run) float64 { return r.Wall }).String()+" s",
 				t.metric(k.sc, "cluster", idleCycles), t.metric(k.sc, "cluster", idleCommands), t.metric(k.sc, "cluster", idleRTT),
-				t.metric(k.sc, "cluster", redisShare).String()+"%", t.metric(k.sc, "cluster", idleShare),
+				withUnit(t.metric(k.sc, "cluster", redisShare), "%"), withUnit(t.metric(k.sc, "cluster", idleShare), "%"),
 				t.metric(k.sc, "cluster", storePerSession), heldCapacity(t, k.sc), verdicts(tgs, k.sc))
 		}
 		p("\n")
@@ -215,7 +215,7 @@ func capacitySection(doc resultsDoc, t table, tgs []target) string {
 			}
 			p("| %s (`%s`) | %s | %s | %s | %s | %s | %s | %s |\n", e.what, e.sc, thousands(float64(msgs)),
 				t.metric(e.sc, "cluster", redisCPUPerOp), t.metric(e.sc, "cluster", redisPerOp), t.metric(e.sc, "cluster", rttPerOp),
-				t.metric(e.sc, "cluster", redisShare).String()+"%", msgCapacity(t, e.sc), verdicts(tgs, e.sc))
+				withUnit(t.metric(e.sc, "cluster", redisShare), "%"), msgCapacity(t, e.sc), verdicts(tgs, e.sc))
 		}
 		p("\n*Messages measured* is the sum over rounds.\n\n")
 	}
@@ -244,7 +244,7 @@ func capacityBlock(t table, tgs []target) string {
 			continue
 		}
 		cost := fmt.Sprintf("%s µs of Redis CPU and %s commands per message",
-			short(t.metric(e.sc, "cluster", redisCPUPerOp).Med), short(t.metric(e.sc, "cluster", redisPerOp).Med))
+			num(t.metric(e.sc, "cluster", redisCPUPerOp).Med), num(t.metric(e.sc, "cluster", redisPerOp).Med))
 		p("| %s echo | %s | %s msgs/s | %s |\n", e.what, cost, msgCapacity(t, e.sc), verdicts(tgs, e.sc))
 	}
 	return b.String()
@@ -270,13 +270,13 @@ func holdResults(t table, sc string, systems []string) string {
 			v, _ := redisCPU(r)
 			return 100 * (r.CPU - v) / max(r.Wall, 1e-9)
 		}
-		p("| %s | %s | %s | %s | %s | %s | %s%% | %s%% | %s | %s | %s%% | %d / %d / %d |\n", label(sys),
+		p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d / %d / %d |\n", label(sys),
 			t.metric(sc, sys, func(r Run) float64 { return float64(r.Result.Ops) }),
 			t.metric(sc, sys, func(r Run) float64 { return r.Wall }),
 			t.metric(sc, sys, idleCycles), t.metric(sc, sys, idleCommands), t.metric(sc, sys, idleRTT),
-			t.metric(sc, sys, redisShare), t.metric(sc, sys, nodes), t.metric(sc, sys, storePerSession),
+			withUnit(t.metric(sc, sys, redisShare), "%"), withUnit(t.metric(sc, sys, nodes), "%"), t.metric(sc, sys, storePerSession),
 			t.metric(sc, sys, func(r Run) float64 { return float64(r.RSS) / (1 << 20) }),
-			t.metric(sc, sys, clientShare), failed, c2010, errs)
+			withUnit(t.metric(sc, sys, clientShare), "%"), failed, c2010, errs)
 	}
 	return b.String()
 }
@@ -304,4 +304,15 @@ func holdBreakdown(runs map[int]Run) string {
 		parts = append(parts, fmt.Sprintf("`%s` %s", k, num(float64(sum[k])/secs)))
 	}
 	return "Redis commands per second per 1000 idle sessions, by command (`INFO commandstats` deltas over the window, all rounds; commands run inside Lua scripts count here too, beside their `evalsha`): " + strings.Join(parts, ", ") + "."
+}
+
+// withUnit is a spread with unit after each number: "4.30% (3.93–5.07%)".
+func withUnit(s spread, unit string) string {
+	if math.IsNaN(s.Med) {
+		return "–"
+	}
+	if s.N <= 1 || num(s.Min) == num(s.Max) {
+		return num(s.Med) + unit
+	}
+	return fmt.Sprintf("%s%s (%s–%s%s)", num(s.Med), unit, num(s.Min), num(s.Max), unit)
 }

@@ -37,6 +37,7 @@ func withCapacity() resultsDoc {
 		doc.Runs = append(doc.Runs, ws, poll)
 	}
 	doc.Meta.Scenarios = append(doc.Meta.Scenarios, "capacity-idle-ws", "capacity-idle-xhr-polling")
+	doc.Meta.Mode = mode{Name: "full", Rounds: 2}
 	doc.Meta.Mode.Load.Hold = 3000
 	return doc
 }
@@ -144,7 +145,7 @@ func TestCapacityReport(t *testing.T) {
 	block := readmeBlock(doc, "docs/bench")
 	for _, want := range []string{
 		"| idle websocket sessions | 200.0 commands/s and 100.0 round trips/s per 1000 sessions, 500 B each | 150,000 sessions at 50% busy | ≤ 5 Redis commands/s per 1000 idle websocket sessions: **missed**; ≤ 600 B of Redis memory per idle session: met |",
-		"| xhr-polling (+ xhr_send) echo | 125.0 µs of Redis CPU and 3.0 commands per message | 8,000 msgs/s | ≤ 25 µs of Redis CPU per message: **missed** |",
+		"| xhr-polling (+ xhr_send) echo | 125 µs of Redis CPU and 3.00 commands per message | 8,000 msgs/s | ≤ 25 µs of Redis CPU per message: **missed** |",
 	} {
 		if !strings.Contains(block, want) {
 			t.Errorf("README block lacks %q:\n%s", want, block)
@@ -167,6 +168,9 @@ func TestClusterOnlyBlock(t *testing.T) {
 	block := readmeBlock(doc, "docs/bench")
 	if strings.Contains(block, "| scenario |") {
 		t.Errorf("empty comparison table:\n%s", block)
+	}
+	if !strings.Contains(block, "Only the cluster was measured; cells show the median of 2 rounds.") || strings.Contains(block, "sockjs-go") {
+		t.Errorf("legend for a comparison:\n%s", block)
 	}
 	if !strings.Contains(block, "| load | Redis cost | one Redis core carries | targets |") {
 		t.Errorf("no capacity table:\n%s", block)
