@@ -39,7 +39,7 @@ done
 cd "$(dirname "$0")"
 if [ -z "$src" ]; then
 	src=$(cd .. && pwd)
-elif ! src=$(cd "$OLDPWD" && cd "$src" && pwd); then
+elif ! src=$(cd "$OLDPWD" && cd "$src" 2>/dev/null && pwd); then
 	echo "run.sh: -src: no such directory" >&2
 	exit 2
 fi
