@@ -4,14 +4,46 @@
 # server is pinned to CPU 0) and writes docs/bench/{README.md,chart.svg,results.json}
 # and the summary between the bench:begin/bench:end markers of ../README.md.
 #
-#   bench/run.sh -quick     # 1 round, small counts, under 2 minutes
+#   bench/run.sh -quick     # 1 round, small counts, about 4 minutes
 #   bench/run.sh            # the full run (3 rounds)
 #   bench/run.sh -profile   # pprof profiles of our server -> docs/bench/profiles.md
+#   bench/run.sh -src DIR -systems cluster -scenarios capacity -out DIR2 -readme -
+#                           # what one route costs Redis, with examples/testserver
+#                           # built from the source tree DIR (default: this one)
 #
 # Needs go, node and npm, redis-server and taskset (util-linux).
 set -euo pipefail
-cd "$(dirname "$0")"
 cmdline="bench/run.sh${*:+ $*}"
+# -src DIR: build examples/testserver from DIR (another checkout of the
+# repository); everything else is built from this tree. It is passed on
+# to the benchmark, which records the tree and its commit in the report.
+src=""
+args=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-src | --src)
+		[ $# -ge 2 ] || { echo "run.sh: -src needs a directory" >&2; exit 2; }
+		src=$2
+		shift 2
+		;;
+	-src=* | --src=*)
+		src=${1#*=}
+		shift
+		;;
+	*)
+		args+=("$1")
+		shift
+		;;
+	esac
+done
+cd "$(dirname "$0")"
+if [ -z "$src" ]; then
+	src=$(cd .. && pwd)
+elif ! src=$(cd "$OLDPWD" && cd "$src" 2>/dev/null && pwd); then
+	echo "run.sh: -src: no such directory" >&2
+	exit 2
+fi
+[ -d "$src/examples/testserver" ] || { echo "run.sh: $src has no examples/testserver" >&2; exit 2; }
 
 if ! command -v go >/dev/null && [ -x /usr/local/go/bin/go ]; then
 	export PATH="$PATH:/usr/local/go/bin"
@@ -39,7 +71,8 @@ if [ "$(ulimit -n)" -lt 12000 ]; then
 fi
 
 mkdir -p results/bin
-(cd .. && go build -o bench/results/bin/testserver ./examples/testserver)
+bin=$(pwd)/results/bin
+(cd "$src" && go build -o "$bin/testserver" ./examples/testserver)
 go build -o results/bin/sockjsgo ./peers/sockjsgo
 go build -o results/bin/raw ./peers/raw
 go build -o results/bin/profserver ./cmd/profserver
@@ -50,7 +83,7 @@ fi
 
 cpus=$(nproc)
 if [ "$cpus" -ge 2 ]; then
-	exec taskset -c 1 results/bin/bench -server-cpu 0 -client-cpu 1 -cmdline "$cmdline" "$@"
+	exec taskset -c 1 results/bin/bench -server-cpu 0 -client-cpu 1 -cmdline "$cmdline" -src "$src" ${args[@]+"${args[@]}"}
 fi
 echo "run.sh: only $cpus CPU: servers and load generator share it" >&2
-exec results/bin/bench -server-cpu 0 -client-cpu 0 -cmdline "$cmdline" "$@"
+exec results/bin/bench -server-cpu 0 -client-cpu 0 -cmdline "$cmdline" -src "$src" ${args[@]+"${args[@]}"}

@@ -21,6 +21,9 @@ type Config struct {
 	Receivers     int           // broadcast: receiving sessions
 	Messages      int           // broadcast: messages sent
 	Idle          int           // idle: sessions opened
+	Hold          int           // capacity: idle sessions held (of one kind)
+	HoldOpen      time.Duration // capacity: they open at an even pace over this
+	HoldWindow    time.Duration // capacity: the measured window, once all are open
 	Concurrency   int           // how many sessions connect at once
 	Wait          time.Duration // longest wait for one answer
 	Timeout       time.Duration // longest a broadcast may take
@@ -33,6 +36,9 @@ type Probe interface {
 	Stop()       // end it
 	RSS() int64  // the servers' resident memory now, in bytes
 	Note(string) // something the report should say about this run
+	// StoreMemory is the memory the session store (Redis) uses now, in
+	// bytes; 0 for a system without one.
+	StoreMemory() int64
 }
 
 // Result is what one scenario run measured on the client side.
@@ -50,6 +56,8 @@ type Result struct {
 	Complete  time.Duration // broadcast: until the last receiver had every message
 	Done      int           // broadcast: receivers that got every message
 	RSSPer    float64       // idle: resident bytes per session
+	Cycles    int64         // capacity: heartbeats received in the window (xhr polling: poll cycles)
+	StorePer  float64       // capacity: store (Redis) bytes per held session
 }
 
 // errCount counts errors and keeps the first.

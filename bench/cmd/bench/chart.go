@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -21,6 +22,8 @@ var colors = map[string]string{
 // measured in the same round.
 func chart(doc resultsDoc, t table) string {
 	m := doc.Meta
+	// Scenarios of the cluster alone have no sockjs-go to compare with.
+	m.Scenarios = slices.DeleteFunc(slices.Clone(m.Scenarios), func(sc string) bool { return scenarioOf(sc).ClusterOnly })
 	const (
 		left   = 190.0
 		panelW = 330.0

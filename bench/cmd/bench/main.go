@@ -7,7 +7,7 @@
 // Use bench/run.sh, which builds the servers, raises the file-descriptor
 // limit and pins this program to the load generator's CPU:
 //
-//	bench/run.sh -quick          # 1 round, small counts, under 2 minutes
+//	bench/run.sh -quick          # 1 round, small counts, about 4 minutes
 //	bench/run.sh                 # 3 rounds, the full counts
 //	bench/run.sh -profile        # CPU and allocation profiles of our server
 //
@@ -48,6 +48,7 @@ var (
 		Load: load.Config{
 			Sessions: 100, Duration: 8 * time.Second, MaxPerSession: 1_000_000,
 			Receivers: 1000, Messages: 500, Idle: 5000,
+			Hold: 3000, HoldOpen: 25 * time.Second, HoldWindow: 30 * time.Second,
 			Concurrency: 50, Wait: 10 * time.Second, Timeout: 60 * time.Second,
 		},
 	}
@@ -56,6 +57,7 @@ var (
 		Load: load.Config{
 			Sessions: 20, Duration: 2 * time.Second, MaxPerSession: 1_000_000,
 			Receivers: 200, Messages: 200, Idle: 500,
+			Hold: 300, HoldOpen: 25 * time.Second, HoldWindow: 8 * time.Second,
 			Concurrency: 50, Wait: 5 * time.Second, Timeout: 20 * time.Second,
 		},
 	}
@@ -63,13 +65,61 @@ var (
 
 // A scenario is one measured workload.
 type scenario struct {
-	Name    string
-	Title   string
-	Unit    string // of throughput
-	Op      string // what one operation is
-	HTTP    bool   // needs the HTTP transports
-	Cluster bool   // also runs on the cluster
-	run     func(ctx context.Context, t load.Target, c load.Config, m mode, p load.Probe) load.Result
+	Name        string
+	Title       string
+	Unit        string // of throughput
+	Op          string // what one operation is
+	HTTP        bool   // needs the HTTP transports
+	Cluster     bool   // also runs on the cluster
+	ClusterOnly bool   // runs on the cluster only
+	Hold        load.Kind
+	run         func(ctx context.Context, t load.Target, c load.Config, m mode, p load.Probe) load.Result
+}
+
+// capacity is true for the scenarios that hold idle sessions to measure
+// what they cost Redis.
+func (sc scenario) capacity() bool { return sc.Hold != "" }
+
+// holdScenario holds idle sessions of one kind on the cluster.
+func holdScenario(name, title string, kind load.Kind) scenario {
+	return scenario{Name: name, Title: title, Unit: "sessions", Op: "held session", HTTP: kind != load.HoldWS,
+		Cluster: true, ClusterOnly: true, Hold: kind,
+		run: func(ctx context.Context, t load.Target, c load.Config, _ mode, p load.Probe) load.Result {
+			return load.Hold(ctx, t, "echo", kind, c, p)
+		}}
+}
+
+// scenarioGroups are names -scenarios expands to several scenarios.
+var scenarioGroups = map[string][]string{
+	// What one route costs Redis: idle sessions of each kind, and the
+	// cluster's echo per transport (run it with -systems cluster).
+	"capacity": {"capacity-idle-ws", "capacity-idle-xhr-streaming", "capacity-idle-xhr-polling", "ws-echo", "xhr-streaming-echo", "xhr-polling-echo"},
+}
+
+// expandGroups replaces each group name of a comma-separated list by its
+// scenarios.
+func expandGroups(list string) string {
+	var out []string
+	for _, n := range strings.Split(list, ",") {
+		if g, ok := scenarioGroups[strings.TrimSpace(n)]; ok {
+			out = append(out, g...)
+		} else {
+			out = append(out, n)
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+// runsOn says whether scenario sc is measured on sys.
+func runsOn(sc scenario, sys system) bool {
+	switch {
+	case sc.HTTP && !sys.http:
+		return false
+	case sys.nodes > 1:
+		return sc.Cluster
+	default:
+		return !sc.ClusterOnly
+	}
 }
 
 var allScenarios = []scenario{
@@ -105,6 +155,9 @@ var allScenarios = []scenario{
 		run: func(ctx context.Context, t load.Target, c load.Config, m mode, p load.Probe) load.Result {
 			return load.Idle(ctx, t, "echo", c, m.Settle, p)
 		}},
+	holdScenario("capacity-idle-ws", "idle websocket sessions held on the cluster: what they cost Redis", load.HoldWS),
+	holdScenario("capacity-idle-xhr-streaming", "idle xhr-streaming sessions held on the cluster: what they cost Redis", load.HoldStreaming),
+	holdScenario("capacity-idle-xhr-polling", "idle xhr-polling sessions (the poll cycle) held on the cluster: what they cost Redis", load.HoldPolling),
 }
 
 // Run is one measurement: one system, one scenario, one round.
@@ -147,10 +200,11 @@ type Meta struct {
 	LoadAfter  string
 	Systems    []string
 	Scenarios  []string
+	Source     string `json:",omitempty"` // the tree examples/testserver was built from, and its commit
 }
 
 func main() {
-	quick := flag.Bool("quick", false, "1 round with small counts (under 2 minutes)")
+	quick := flag.Bool("quick", false, "1 round with small counts (about 4 minutes)")
 	rounds := flag.Int("rounds", 0, "rounds (default: 3, or 1 with -quick)")
 	systems := flag.String("systems", "ours,sockjsgo,sockjsnode,raw,cluster", "systems, in the order they alternate")
 	scenarios := flag.String("scenarios", "", "comma-separated scenarios (default: all)")
@@ -163,6 +217,7 @@ func main() {
 	reportOnly := flag.String("report", "", "only regenerate the report from this results.json")
 	profile := flag.Bool("profile", false, "profile our server under websocket echo, xhr polling and broadcast instead")
 	profileSecs := flag.Int("profile-seconds", 15, "length of each profile")
+	src := flag.String("src", "", "the source tree examples/testserver was built from, for the report (run.sh -src DIR builds from DIR and sets it)")
 	readmeFlag := flag.String("readme", "", "the README.md whose block between <!-- bench:begin ... --> and <!-- bench:end --> is regenerated (default: -out/../../README.md, the repository's README for -out docs/bench); - for none")
 	flag.Parse()
 	log.SetFlags(log.Ltime)
@@ -237,8 +292,13 @@ func main() {
 	}
 	scList := allScenarios
 	if *scenarios != "" {
-		if scList, err = pick(allScenarios, *scenarios, func(s scenario) string { return s.Name }); err != nil {
+		if scList, err = pick(allScenarios, expandGroups(*scenarios), func(s scenario) string { return s.Name }); err != nil {
 			log.Fatal(err)
+		}
+	}
+	for _, sc := range scList {
+		if !slices.ContainsFunc(sysList, func(s system) bool { return runsOn(sc, s) }) {
+			log.Printf("warning: %s runs on none of the systems chosen (cluster-only scenarios need -systems cluster)", sc.Name)
 		}
 	}
 	if *cmdline == "" {
@@ -249,6 +309,9 @@ func main() {
 	meta.Mode = m
 	meta.ServerCPU, meta.ClientCPU = *serverCPU, *clientCPU
 	meta.LoadBefore = loadAvg()
+	if *src != "" {
+		meta.Source = sourceTree(*src)
+	}
 	for _, s := range sysList {
 		meta.Systems = append(meta.Systems, s.name)
 	}
@@ -268,7 +331,7 @@ func main() {
 				if ctx.Err() != nil {
 					break
 				}
-				if (sc.HTTP && !sys.http) || (sys.nodes > 1 && !sc.Cluster) {
+				if !runsOn(sc, sys) {
 					continue
 				}
 				r := measure(ctx, e, m, sc, sys, round)
@@ -313,7 +376,11 @@ func measure(ctx context.Context, e *env, m mode, sc scenario, sys system, round
 	}
 	defer rs.stop()
 	p := &probe{sys: rs}
-	rctx, cancel := context.WithTimeout(ctx, m.Timeout)
+	timeout := m.Timeout
+	if sc.capacity() {
+		timeout = max(timeout, m.Load.HoldOpen+m.Load.HoldWindow+2*m.Load.Wait)
+	}
+	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	r.Result = sc.run(rctx, rs.target, m.Load, m, p)
 	r.RSS = p.RSS()
@@ -339,6 +406,9 @@ func summary(sc scenario, r Run) string {
 		return "ERROR " + r.Err
 	}
 	res := r.Result
+	if sc.capacity() {
+		return holdSummary(r)
+	}
 	s := fmt.Sprintf("%10.0f %s  cpu/op %7.1fµs  client %3.0f%%  rss %5.1fMB  load %s",
 		throughput(r), sc.Unit, cpuPerOp(r), 100*r.ClientCPU/max(r.Wall, 1e-9), float64(r.RSS)/(1<<20), r.LoadAvg)
 	if res.P50 > 0 {
@@ -352,6 +422,36 @@ func summary(sc scenario, r Run) string {
 	}
 	if res.Lost+res.Dup+res.Reordered+res.Code2010+res.Errors > 0 {
 		s += fmt.Sprintf("  LOST %d DUP %d REORDERED %d 2010s %d ERRORS %d (%s)", res.Lost, res.Dup, res.Reordered, res.Code2010, res.Errors, res.FirstErr)
+	}
+	return s
+}
+
+// holdSummary is the log line of a capacity run.
+func holdSummary(r Run) string {
+	res := r.Result
+	s := fmt.Sprintf("%d of %d sessions held %.1fs: per 1000 sessions per second %.1f Redis commands, %.1f round trips, %.1f heartbeats; Redis CPU %.2f%% of a core, %.0f B/session  load %s",
+		res.Ops, res.Sent, r.Wall, idleCommands(r), idleRTT(r), idleCycles(r), redisShare(r), res.StorePer, r.LoadAvg)
+	if res.Lost+res.Code2010+res.Errors > 0 {
+		s += fmt.Sprintf("  LOST %d 2010s %d ERRORS %d (%s)", res.Lost, res.Code2010, res.Errors, res.FirstErr)
+	}
+	return s
+}
+
+// sourceTree describes dir and its git commit.
+func sourceTree(dir string) string {
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	commit := commandVersion("git", "-C", dir, "log", "-1", "--format=%h %s")
+	if commit == "?" {
+		return dir
+	}
+	if r := []rune(commit); len(r) > 80 {
+		commit = string(r[:79]) + "…"
+	}
+	s := dir + " at " + commit
+	if st := commandVersion("git", "-C", dir, "status", "--porcelain", "--untracked-files=no"); st != "" && st != "?" {
+		s += " (with uncommitted changes)"
 	}
 	return s
 }

@@ -153,34 +153,62 @@ func (p *probe) RSS() int64 {
 
 func (p *probe) Note(s string) { p.notes = append(p.notes, s) }
 
-// redisCommandStats returns INFO commandstats as command -> calls, nil on
-// error. It speaks RESP by hand: one command, one bulk reply.
-func redisCommandStats(addr string) map[string]int64 {
+// StoreMemory is Redis's used_memory (INFO memory), 0 without Redis.
+func (p *probe) StoreMemory() int64 {
+	if p.sys.redisAddr == "" {
+		return 0
+	}
+	body := redisInfo(p.sys.redisAddr, "memory")
+	n, ok := infoInt(body, "used_memory")
+	if !ok {
+		p.Note("could not read Redis used_memory")
+	}
+	return n
+}
+
+// redisInfo returns the text of INFO section from the Redis at addr, ""
+// on error. It speaks RESP by hand: one command, one bulk reply.
+func redisInfo(addr, section string) string {
 	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
 	if err != nil {
-		return nil
+		return ""
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := c.Write([]byte("*2\r\n$4\r\nINFO\r\n$12\r\ncommandstats\r\n")); err != nil {
-		return nil
+	if _, err := fmt.Fprintf(c, "*2\r\n$4\r\nINFO\r\n$%d\r\n%s\r\n", len(section), section); err != nil {
+		return ""
 	}
 	r := bufio.NewReader(c)
 	head, err := r.ReadString('\n')
 	if err != nil || !strings.HasPrefix(head, "$") {
-		return nil
+		return ""
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(head[1:]))
-	if err != nil {
-		return nil
+	if err != nil || n < 0 {
+		return ""
 	}
 	body := make([]byte, n)
 	if _, err := io.ReadFull(r, body); err != nil {
+		return ""
+	}
+	return string(body)
+}
+
+// redisCommandStats returns INFO commandstats as command -> calls, nil on
+// error.
+func redisCommandStats(addr string) map[string]int64 {
+	body := redisInfo(addr, "commandstats")
+	if body == "" {
 		return nil
 	}
+	return parseCommandStats(body)
+}
+
+// parseCommandStats reads the calls of each command from the text of INFO
+// commandstats ("cmdstat_evalsha:calls=12,usec=...").
+func parseCommandStats(body string) map[string]int64 {
 	out := map[string]int64{}
-	// cmdstat_evalsha:calls=12,usec=...
-	for _, line := range strings.Split(string(body), "\r\n") {
+	for _, line := range strings.Split(body, "\r\n") {
 		name, rest, ok := strings.Cut(line, ":")
 		if !ok || !strings.HasPrefix(name, "cmdstat_") {
 			continue
@@ -192,6 +220,18 @@ func redisCommandStats(addr string) map[string]int64 {
 		}
 	}
 	return out
+}
+
+// infoInt is the integer field key of an INFO text ("used_memory:123"),
+// and whether it was there.
+func infoInt(body, key string) (int64, bool) {
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimRight(line, "\r"), key+":"); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			return n, err == nil
+		}
+	}
+	return 0, false
 }
 
 // redisRequests counts the requests (round trips) clients have sent to the

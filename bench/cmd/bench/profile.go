@@ -27,6 +27,8 @@ func (nullProbe) Stop()       {}
 func (nullProbe) RSS() int64  { return 0 }
 func (nullProbe) Note(string) {}
 
+func (nullProbe) StoreMemory() int64 { return 0 }
+
 // runProfiles profiles our server (cmd/profserver, pinned like the
 // testserver) under websocket echo, xhr polling echo and websocket
 // broadcast: a CPU profile and an allocation profile of d each, with the

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -155,13 +156,23 @@ func readmeBlock(doc resultsDoc, reportDir string) string {
 		}
 		p("Peers: %s. ", strings.Join(peers, sep))
 	}
-	if m.Mode.Rounds > 1 {
+	// The comparison table has a column per system but the cluster, whose
+	// rows go in our column.
+	comparison := slices.ContainsFunc(m.Systems, func(s string) bool { return s != "cluster" })
+	switch {
+	case !comparison && m.Mode.Rounds > 1:
+		p("Only the cluster was measured; cells show the median of %d rounds.", m.Mode.Rounds)
+	case !comparison:
+		p("Only the cluster was measured, in one round.")
+	case m.Mode.Rounds > 1:
 		p("Cells show the median of %d rounds and, in parentheses, the ratio to sockjs-go measured in the same round (median over the rounds). ", m.Mode.Rounds)
-	} else {
+	default:
 		p("Cells show the one round's value and, in parentheses, the ratio to sockjs-go. ")
 	}
-	p("\"Burst\" broadcasts let the server pack many messages into one frame per receiver; \"paced\" ones send the next message only when the sender has its own copy, so they measure one delivery at a time.")
-	if len(t["xhr-polling-echo"]["cluster"])+len(t["xhr-streaming-echo"]["cluster"]) > 0 {
+	if comparison {
+		p("\"Burst\" broadcasts let the server pack many messages into one frame per receiver; \"paced\" ones send the next message only when the sender has its own copy, so they measure one delivery at a time.")
+	}
+	if comparison && len(t["xhr-polling-echo"]["cluster"])+len(t["xhr-streaming-echo"]["cluster"]) > 0 {
 		p(" In the *3 nodes + Redis* rows the sockjs-cluster column is three nodes over one redis-server, all on the server CPU, with each session's requests going round-robin over the nodes; their ratio is to a single node in the same round, and a Redis round trip is one request the nodes sent to Redis (a pipeline or a script counts once).")
 	}
 	p("\n\n")
@@ -253,11 +264,7 @@ func readmeBlock(doc resultsDoc, reportDir string) string {
 		{"3 nodes + Redis: xhr-polling echo, msgs/s (× single node)", "xhr-polling-echo", clusterRate},
 		{"3 nodes + Redis: xhr-polling echo, Redis round trips/msg", "xhr-polling-echo", clusterRTT},
 	}
-	p("| scenario |")
-	for _, c := range cols {
-		p(" %s |", label(c))
-	}
-	p("\n|---|%s\n", strings.Repeat("---|", len(cols)))
+	var lines []string
 	for _, r := range rows {
 		cells := make([]string, len(cols))
 		measured := false
@@ -266,10 +273,21 @@ func readmeBlock(doc resultsDoc, reportDir string) string {
 			measured = measured || cells[i] != "–"
 		}
 		if measured {
-			p("| %s | %s |\n", r.label, strings.Join(cells, " | "))
+			lines = append(lines, fmt.Sprintf("| %s | %s |\n", r.label, strings.Join(cells, " | ")))
 		}
 	}
-	p("\n")
+	if len(lines) > 0 {
+		p("| scenario |")
+		for _, c := range cols {
+			p(" %s |", label(c))
+		}
+		p("\n|---|%s\n", strings.Repeat("---|", len(cols)))
+		p("%s\n", strings.Join(lines, ""))
+	}
+	tgs := targets(doc, t)
+	if c := capacityBlock(t, tgs); c != "" {
+		p("%s\n", c)
+	}
 
 	// Integrity and targets.
 	var total integrity
@@ -297,7 +315,6 @@ func readmeBlock(doc resultsDoc, reportDir string) string {
 		p("; **%d errors were reported and %d runs did not start**. ", total.errs, failed)
 	}
 	met, measured := 0, 0
-	tgs := targets(doc, t)
 	for _, tg := range tgs {
 		if tg.known {
 			measured++

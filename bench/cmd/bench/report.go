@@ -110,6 +110,7 @@ type target struct {
 	sys, ref string // the system checked and the one it is compared with
 	limit    float64
 	atMost   bool
+	f        func(Run) float64 // the value checked, round by round (default: by kind)
 }
 
 func targets(doc resultsDoc, t table) []target {
@@ -176,6 +177,14 @@ func targets(doc resultsDoc, t table) []target {
 		check(target{what: "ws-echo: Redis round trips per echoed message = 0 (< 0.01: background lease renewals only)", kind: kindRedis, sc: "ws-echo", sys: "cluster", limit: 0.01, atMost: true},
 			t.metric("ws-echo", "cluster", rttPerOp), "")
 	}
+	capacityTargets(t, check)
+	// The poll cycle's target counts round trips; say what they carried.
+	for i, tg := range out {
+		if tg.sc == "capacity-idle-xhr-polling" && tg.kind == kindIdle && tg.known {
+			out[i].measured += fmt.Sprintf("; %s commands/s and %s poll cycles/s per 1000 sessions",
+				num(t.metric(tg.sc, tg.sys, idleCommands).Med), num(t.metric(tg.sc, tg.sys, idleCycles).Med))
+		}
+	}
 	return out
 }
 
@@ -192,6 +201,9 @@ func writeReport(dir string, doc resultsDoc) error {
 	p("- **Date**: %s – %s (%s mode, %d round(s))\n", m.Date.UTC().Format("2006-01-02 15:04 MST"), m.Finished.UTC().Format("15:04 MST"), m.Mode.Name, m.Mode.Rounds)
 	p("- **Machine**: %s, %d cores, %s RAM, %s\n", m.CPUModel, m.Cores, m.MemTotal, m.Kernel)
 	p("- **Command**: `%s`\n", m.Command)
+	if m.Source != "" {
+		p("- **Server source** (`examples/testserver`): %s\n", m.Source)
+	}
 	p("- **Pinning**: every server process on CPU %s (`taskset`, so Go servers run with GOMAXPROCS=1), the load generator on CPU %s; file-descriptor limit %s\n", m.ServerCPU, m.ClientCPU, m.FDLimit)
 	p("- **Load average** (1, 5, 15 min): %s before, %s after; other work was running on this machine, and each run's value is in the last table\n", m.LoadBefore, m.LoadAfter)
 	p("- **Software**: %s; node %s; %s\n", m.Go, m.Node, m.Redis)
@@ -213,8 +225,8 @@ func writeReport(dir string, doc resultsDoc) error {
 	}
 	p("%s.\n", strings.Join(sl, "; "))
 	l := m.Mode.Load
-	p("- **Counts**: echo %d sessions × %s (ping-pong, one message in flight per session); broadcast %d receivers × %d messages; idle %d websocket sessions (%d connecting at once); streaming response limit 4096 bytes on every system\n\n",
-		l.Sessions, l.Duration, l.Receivers, l.Messages, l.Idle, l.Concurrency)
+	p("- **Counts**: echo %d sessions × %s (ping-pong, one message in flight per session); broadcast %d receivers × %d messages; idle %d websocket sessions (%d connecting at once); capacity %d idle sessions of each kind, opened over %s, measured for %s; streaming response limit 4096 bytes on every system\n\n",
+		l.Sessions, l.Duration, l.Receivers, l.Messages, l.Idle, l.Concurrency, l.Hold, l.HoldOpen, l.HoldWindow)
 
 	// Integrity, loudly.
 	p("## Message integrity\n\n")
@@ -281,7 +293,8 @@ func writeReport(dir string, doc resultsDoc) error {
 
 	// Targets.
 	p("## Targets\n\n| target | measured (median over rounds, min–max) | | why |\n|---|---|---|---|\n")
-	for _, tg := range targets(doc, t) {
+	tgs := targets(doc, t)
+	for _, tg := range tgs {
 		verdict := "not measured"
 		if tg.known {
 			verdict = "**missed**"
@@ -292,6 +305,7 @@ func writeReport(dir string, doc resultsDoc) error {
 		p("| %s | %s | %s | %s |\n", tg.what, tg.measured, verdict, strings.ReplaceAll(tg.why, "|", "\\|"))
 	}
 	p("\nRatios are taken within each round (the two systems measured seconds apart, in turn) and then summarised over the rounds. *Why* is worked out by the generator from this run's numbers (CPU shares, load average, Redis commandstats, the other systems in the same scenario) for each missed target; a met target has none.\n\n")
+	p("%s", capacitySection(doc, t, tgs))
 
 	// Scenarios.
 	p("## Results\n\nMedian over rounds, (min–max) when rounds differ. *Server CPU/op* is the servers' utime+stime (`/proc/<pid>/stat`, all threads, every process of the system) during the measured window divided by the operations completed; *client CPU* is the load generator's share of its own CPU during the window (near 100%% means the numbers are bounded by the load generator, and the CPU/op column is the one to compare). RSS is `VmRSS` after the window.\n\n")
@@ -299,6 +313,13 @@ func writeReport(dir string, doc resultsDoc) error {
 		sc := scenarioOf(scName)
 		p("### %s (`%s`)\n\n", sc.Title, sc.Name)
 		p("%s\n\n", scenarioText(sc, m))
+		if sc.capacity() {
+			p("%s\n", holdResults(t, scName, m.Systems))
+			if runs := t[scName]["cluster"]; len(runs) > 0 {
+				p("%s %s\n\n", holdBreakdown(runs), cpuBreakdown(runs))
+			}
+			continue
+		}
 		head := []string{"system", sc.Unit, "× sockjs-go", "server CPU/op (µs)", "× sockjs-go"}
 		echo := strings.HasSuffix(sc.Name, "echo")
 		bcast := strings.HasPrefix(sc.Name, "broadcast")
@@ -315,7 +336,7 @@ func writeReport(dir string, doc resultsDoc) error {
 		head = append(head, "server RSS (MB)", "client CPU", "lost / dup / reordered / 2010 / errors")
 		clusterRow := len(t[scName]["cluster"]) > 0
 		if clusterRow {
-			head = append(head, "× single node", "Redis round trips/op", "Redis commands/op")
+			head = append(head, "× single node", "Redis round trips/op", "Redis commands/op", "Redis CPU/op (µs)")
 		}
 		p("| %s |\n|%s\n", strings.Join(head, " | "), strings.Repeat("---|", len(head)))
 		for _, sys := range m.Systems {
@@ -350,9 +371,9 @@ func writeReport(dir string, doc resultsDoc) error {
 				integrityOf(runs).String())
 			if clusterRow {
 				if sys == "cluster" {
-					row = append(row, ratioString(t.ratio(scName, "cluster", "ours", throughput)), t.metric(scName, sys, rttPerOp).String(), t.metric(scName, sys, redisPerOp).String())
+					row = append(row, ratioString(t.ratio(scName, "cluster", "ours", throughput)), t.metric(scName, sys, rttPerOp).String(), t.metric(scName, sys, redisPerOp).String(), t.metric(scName, sys, redisCPUPerOp).String())
 				} else {
-					row = append(row, "", "", "")
+					row = append(row, "", "", "", "")
 				}
 			}
 			p("| %s |\n", strings.Join(row, " | "))
@@ -376,7 +397,7 @@ func writeReport(dir string, doc resultsDoc) error {
 		p("| %d | %s | %s | %s | %s | %s | %s | %s%% | %s%% | %s |\n", r.Round, r.Scenario, label(r.System), r.Start.UTC().Format("15:04:05"), r.LoadAvg,
 			num(throughput(r)), num(cpuPerOp(r)), num(100*r.CPU/max(r.Wall, 1e-9)), num(100*r.ClientCPU/max(r.Wall, 1e-9)), strings.ReplaceAll(notes, "|", "\\|"))
 	}
-	p("\n## Reproduce\n\n```sh\nbench/run.sh -quick   # 1 round, small counts, under 2 minutes\nbench/run.sh          # the full run: %d rounds\nbench/run.sh -profile # pprof profiles of our server (bench/cmd/profserver)\n```\n\n", fullMode.Rounds)
+	p("\n## Reproduce\n\n```sh\nbench/run.sh -quick   # 1 round, small counts, about 4 minutes\nbench/run.sh          # the full run: %d rounds\nbench/run.sh -profile # pprof profiles of our server (bench/cmd/profserver)\n```\n\n", fullMode.Rounds)
 	p("`bench/run.sh` needs Go, node/npm (it runs `npm ci` in `bench/peers/sockjsnode`), `redis-server` and `taskset`. It builds `examples/testserver` and the peers into `bench/results/bin`, raises `ulimit -n`, and pins itself to CPU 1 and each server to CPU 0. Logs and raw results of the last run are in `bench/results/` (not committed).\n")
 
 	if err := os.WriteFile(filepath.Join(dir, "README.md"), []byte(b.String()), 0o644); err != nil {
@@ -454,6 +475,13 @@ func scenarioText(sc scenario, m Meta) string {
 		return fmt.Sprintf("As `broadcast-xhr-streaming`, one message at a time (the sender waits for its own copy): %d receivers × %d messages.", l.Receivers, l.Messages)
 	case "idle-ws":
 		return fmt.Sprintf("%d websocket sessions on `/echo` opened %d at a time and left idle; throughput is opened sessions per second, CPU/op is per opened session, RSS/session is (RSS %s after the last one opened − RSS before the first) / sessions.", l.Idle, l.Concurrency, m.Mode.Settle)
+	case "capacity-idle-ws", "capacity-idle-xhr-streaming", "capacity-idle-xhr-polling":
+		what := map[string]string{
+			"capacity-idle-ws":            "websocket sessions on `/echo`, each one websocket",
+			"capacity-idle-xhr-streaming": "xhr-streaming sessions on `/echo`, each with one xhr_streaming response open (a new one, on the next node, whenever the server ends one)",
+			"capacity-idle-xhr-polling":   "xhr-polling sessions on `/echo`, each with one long poll open: the server answers it with `h` after its heartbeat delay and the next poll goes at once to the next node (one poll cycle)",
+		}[sc.Name]
+		return fmt.Sprintf("Cluster only, a fresh one per run. %d idle %s. They open at an even pace over %s; once all are open, a window of %s with no message either way. Per 1000 sessions per second: heartbeats received (poll cycles for xhr polling), Redis commands (`INFO commandstats` deltas, Lua scripts' commands included) and round trips; Redis CPU is redis-server's share of one core over the window; bytes per session is Redis's `used_memory` after the sessions opened minus before, divided by the sessions. *Failed* counts sessions that did not open or did not last the window.", l.Hold, what, l.HoldOpen, l.HoldWindow)
 	}
 	return ""
 }

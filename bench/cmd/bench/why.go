@@ -22,6 +22,10 @@ const (
 	kindRSS                          // resident KB per idle session of sys
 	kindCluster                      // throughput of the cluster relative to one node
 	kindRedis                        // Redis round trips per operation of the cluster
+	kindIdle                         // Redis commands or round trips per second per 1000 idle sessions
+	kindStoreMem                     // Redis bytes per idle session
+	kindRedisCPU                     // Redis CPU µs per message
+	kindRedisCmds                    // Redis commands per message
 )
 
 // Thresholds above which a core counts as saturated.
@@ -73,6 +77,8 @@ func opWord(sc string) string {
 func perRound(t table, tg target) []float64 {
 	f := cpuPerOp
 	switch tg.kind {
+	case kindIdle, kindStoreMem, kindRedisCPU, kindRedisCmds:
+		f = tg.f
 	case kindThroughput, kindCluster:
 		f = throughput
 	case kindRSS:
@@ -156,8 +162,18 @@ func explain(doc resultsDoc, t table, tg target) string {
 		add(sharedCPUReason(t, tg))
 		add(redisReason(t, tg, 0.1))
 		add(noiseReason(doc, t, tg))
-	case kindRedis:
+	case kindRedis, kindRedisCmds:
 		add(redisReason(t, tg, 0))
+		add(noiseReason(doc, t, tg))
+	case kindRedisCPU:
+		add(redisReason(t, tg, 0))
+		add(redisBusyReason(t, tg))
+		add(noiseReason(doc, t, tg))
+	case kindIdle:
+		add(idleReason(t, tg))
+		add(noiseReason(doc, t, tg))
+	case kindStoreMem:
+		add(storeReason(t, tg))
 		add(noiseReason(doc, t, tg))
 	}
 	if len(reasons) > 2 {
@@ -187,8 +203,12 @@ func noiseReason(doc resultsDoc, t table, tg target) string {
 	switch tg.kind {
 	case kindRSS:
 		unit = " KB"
-	case kindRedis:
+	case kindRedis, kindIdle, kindRedisCmds:
 		unit = ""
+	case kindStoreMem:
+		unit = " B"
+	case kindRedisCPU:
+		unit = " µs"
 	}
 	list := make([]string, len(vals))
 	for i, v := range vals {
@@ -419,4 +439,74 @@ func redisReason(t table, tg target, minRTT float64) string {
 	}
 	return fmt.Sprintf("Each %s took %s Redis round trips carrying %s commands: %s%s (commands inside Lua scripts included).",
 		opWord(tg.sc), num(rtt), num(float64(all)/float64(ops)), strings.Join(parts, ", "), more)
+}
+
+// idleReason breaks the Redis work of idle sessions down by command, per
+// second per 1000 sessions, and per heartbeat (poll cycle) received.
+func idleReason(t table, tg target) string {
+	var all, rtt, cycles, ops int64
+	var secs float64
+	sum := map[string]int64{}
+	for _, r := range t[tg.sc][tg.sys] {
+		if r.Err != "" || r.Result.Ops == 0 || r.Wall <= 0 {
+			continue
+		}
+		for k, v := range r.Redis {
+			sum[k] += v
+			all += v
+		}
+		rtt += r.RedisRTT
+		cycles += r.Result.Cycles
+		ops += r.Result.Ops
+		secs += r.Wall * float64(r.Result.Ops) / 1000 // 1000-session seconds
+	}
+	if secs == 0 || all == 0 {
+		return ""
+	}
+	keys, sum, _ := redisCommands(func(yield func(Run) bool) { yield(Run{Redis: sum}) })
+	var parts []string
+	for _, k := range keys[:min(5, len(keys))] {
+		parts = append(parts, fmt.Sprintf("`%s` %s", k, num(float64(sum[k])/secs)))
+	}
+	more := ""
+	if len(keys) > 5 {
+		more = fmt.Sprintf(" and %d more", len(keys)-5)
+	}
+	s := fmt.Sprintf("Per second per 1000 idle sessions Redis took %s round trips carrying %s commands: %s%s (commands inside Lua scripts included).",
+		num(float64(rtt)/secs), num(float64(all)/secs), strings.Join(parts, ", "), more)
+	if cycles > 0 {
+		beat := "heartbeat received"
+		if tg.sc == "capacity-idle-xhr-polling" {
+			beat = "poll cycle"
+		}
+		s += fmt.Sprintf(" That is %s round trips and %s commands per %s (%s per second per 1000 sessions).",
+			num(float64(rtt)/float64(cycles)), num(float64(all)/float64(cycles)), beat, num(float64(cycles)/secs))
+	}
+	return s
+}
+
+// storeReason states how much Redis grew for the sessions.
+func storeReason(t table, tg target) string {
+	var grew float64
+	var n int64
+	for _, r := range t[tg.sc][tg.sys] {
+		if r.Err == "" && r.Result.Ops > 0 {
+			grew += r.Result.StorePer * float64(r.Result.Ops)
+			n += r.Result.Ops
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("Redis's used_memory grew by %s MB for %d sessions (all rounds): %s B per session.", num(grew/(1<<20)), n, num(grew/float64(n)))
+}
+
+// redisBusyReason: how busy redis-server was, and its share of the
+// cluster's CPU.
+func redisBusyReason(t table, tg target) string {
+	share := t.metric(tg.sc, tg.sys, redisShare).Med
+	if !known(share) {
+		return ""
+	}
+	return fmt.Sprintf("redis-server was %s busy over the window. %s", pct(share), cpuBreakdown(t[tg.sc][tg.sys]))
 }
