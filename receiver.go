@@ -134,6 +134,7 @@ func (rt *route) attach(ctx context.Context, r *http.Request, id string, kind tr
 		Receiver:      rc.name,
 		Holder:        rt.srv.nodeID,
 		Pull:          true,
+		Lean:          true, // the session's meta is read when needed (Session.Request)
 		ReleaseIfData: kind == transports.KindPolling,
 	}
 	var opening *Request // the opening request, when this one creates the session

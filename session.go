@@ -81,6 +81,13 @@ func (s *Session) Request() *Request {
 	defer s.mu.Unlock()
 	if s.request == nil {
 		s.request = &Request{}
+		if len(s.meta) == 0 && s.final == nil {
+			// A handle made without the session's record (a node that
+			// attached without reading it): read it now.
+			if rec, err := s.rt.store.Get(s.Context(), s.rt.name, s.key); err == nil {
+				s.meta = rec.Meta
+			}
+		}
 		if len(s.meta) > 0 {
 			_ = json.Unmarshal(s.meta, s.request)
 		}

@@ -173,6 +173,10 @@ type OpenRequest struct {
 	// ReleaseIfData releases the hold in the same step when Pull took at
 	// least one message (a polling request answers at once).
 	ReleaseIfData bool
+	// Lean lets the result's Session go without Meta and Values (Get reads
+	// them), for callers that have them or do not need them: most of what
+	// an attaching poll would otherwise carry back on every request.
+	Lean bool
 }
 
 // OpenResult is what Open did.

@@ -35,12 +35,18 @@ local HELD = 1e15
 local function I(n) return string.format('%.0f', n) end
 
 -- nodeLive returns node's epoch and lease end when its lease is live.
+-- Answers are kept for the script's run: a script asks about the same
+-- node more than once.
+local liveMemo = {}
 local function nodeLive(node)
+  local m = liveMemo[node]
+  if m then return m[1], m[2] end
   local ep = redis.call('HGET', KNE, node)
-  if not ep then return nil end
-  local u = redis.call('ZSCORE', KNODES, node)
-  if not u or tonumber(u) <= now then return nil end
-  return ep, tonumber(u)
+  local u
+  if ep then u = redis.call('ZSCORE', KNODES, node) end
+  if not u or tonumber(u) <= now then ep, u = nil, nil else u = tonumber(u) end
+  liveMemo[node] = {ep, u}
+  return ep, u
 end
 
 -- lapseHolds ends the holds of node's epoch ep, whose lease ended at
@@ -272,16 +278,17 @@ end
 
 -- snapshot is the session as the Go side reads it:
 -- {state, code, reason, live receiver, node, meta, created, values...}.
-local function snapshot()
-  local x = redis.call('HMGET', KR, 'mt', 'ct', 'ow')
+local function snapshot(lean)
   local rc, hn = '', ''
   if leased() then rc, hn = r.rc, r.hn end
+  if lean then return {r.st, r.cc, r.cr, rc, r.nd, '', '0', {}, '', hn} end
+  local x = redis.call('HMGET', KR, 'mt', 'ct', 'ow')
   return {r.st, r.cc, r.cr, rc, r.nd, x[1] or '', x[2] or '0', redis.call('HGETALL', KV), x[3] or '', hn}
 end
 `
 
 // openLua: ARGV 3 create, 4 meta, 5 node, 6 idle, 7 receiver, 8 holder,
-// 9 pull, 10 releaseIfData, 11 owner.
+// 9 pull, 10 releaseIfData, 11 owner, 12 lean.
 // Reply: {'nf'} | {'nl'} | {'busy', snapshot} | {'ok', created, attached, snapshot, messages, cursor}.
 const openLua = `
 local created = false
@@ -310,7 +317,7 @@ end
 local attached, msgs = 0, {}
 if receiver ~= '' and r.st == '1' then
   if r.rc ~= receiver and leased() then
-    return {'busy', snapshot()}
+    return {'busy', snapshot(ARGV[12] == '1')}
   end
   if idle > 0 then put('id', I(idle)) end
   hold(receiver, holder, hep)
@@ -326,7 +333,7 @@ end
 finish()
 local c = 0
 if created then c = 1 end
-return {'ok', c, attached, snapshot(), msgs, r.cu}
+return {'ok', c, attached, snapshot(ARGV[12] == '1'), msgs, r.cu}
 `
 
 // pullLua: ARGV 3 receiver, 4 (unused), 5 idle, 6 release, 7 releaseIfData,
