@@ -441,6 +441,7 @@ func (c *connSession) Deliver(ctx context.Context, msgs []string) error {
 func (c *connSession) Release(aborted bool) {
 	rt := c.rt
 	defer rt.srv.leave()
+	rt.reapSoon.Store(true)
 	c.mu.Lock()
 	c.end()
 	c.mu.Unlock()

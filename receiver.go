@@ -488,6 +488,7 @@ func (rc *receiver) Deliver(context.Context, []string) error { return nil }
 func (rc *receiver) Release(aborted bool) {
 	rt := rc.rt
 	defer rt.srv.leave()
+	rt.reapSoon.Store(true)
 	defer close(rc.done)
 	if rc.hb != nil {
 		rc.hb.Stop()

@@ -51,6 +51,8 @@ type route struct {
 	epoch     atomic.Uint64 // this node's epoch on the route (0 before the first renewal)
 	leaseKick chan struct{}
 
+	reapSoon atomic.Bool // this node created or let go of a session: reap at the short period
+
 	batchMu    sync.Mutex
 	batches    map[*sendBatch]struct{} // xhr_send requests' pending sends (batch.go)
 	batchCount atomic.Int32
@@ -551,6 +553,7 @@ func (rt *route) closeSession(ctx context.Context, key string, code int, reason 
 		return storeErr("close", err)
 	}
 	if closed {
+		rt.reapSoon.Store(true)
 		rt.forget(ctx, key)
 		rt.runOnClose(rt.handle(ctx, publicID(key), key, rec.Meta, nil))
 	}
@@ -754,21 +757,38 @@ func (rt *route) wakeKey(key string) {
 }
 
 // reapLoop expires sessions and runs OnClose for those that expired open.
+//
+// It reaps every DisconnectDelay/4 (10ms to 1s) while this node's own
+// sessions come and go (reapSoon), and less and less often while reaps
+// find nothing, down to once per ReceiverLease: an idle route, or one
+// whose sessions are all held, costs the store next to nothing, and a
+// session whose deadline comes is reaped in time by the node that let it
+// go, or, should that node be gone, by any node within ReceiverLease.
 func (rt *route) reapLoop() {
 	defer rt.srv.bg.Done()
 	every := rt.opts.DisconnectDelay / 4
 	every = min(max(every, 10*time.Millisecond), time.Second)
+	longest := max(rt.opts.ReceiverLease, every)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	ctx := rt.srv.ctx
 	failing := false // log a failing store once, and its recovery
+	interval := every
+	var next time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
 			rt.known.sweep(now)
+			if rt.reapSoon.Swap(false) {
+				interval = every
+			} else if now.Before(next) {
+				continue
+			}
+			next = now.Add(interval)
 		}
+		reaped := 0
 		for {
 			expired, err := rt.store.Reap(ctx, rt.name, 256)
 			if err != nil {
@@ -782,6 +802,7 @@ func (rt *route) reapLoop() {
 				rt.log.Info("sockjs: reaping sessions again")
 				failing = false
 			}
+			reaped += len(expired)
 			for _, rec := range expired {
 				if rec.Node == "" && rec.State == store.StateOpen {
 					rt.forget(ctx, rec.ID) // a closed one was forgotten when it closed
@@ -795,6 +816,11 @@ func (rt *route) reapLoop() {
 			if len(expired) < 256 {
 				break
 			}
+		}
+		if reaped > 0 || failing {
+			interval = every
+		} else {
+			interval = min(2*interval, longest)
 		}
 	}
 }

@@ -550,7 +550,8 @@ return out
 // old epoch end (their sessions are handed to the expiry index) and a new
 // epoch begins: the server's time in milliseconds, or one more than the
 // node's last epoch if that is not later. The node's keys (its entry in
-// nodes and nep, its set of holds) live KeyTTL past the lease. Held
+// nodes and nep, its set of holds) live 2*KeyTTL past the start of the
+// latest pass (below) or epoch, hence at least KeyTTL past the lease. Held
 // sessions write nothing while held, so their keys' TTLs are refreshed
 // here, a few per renewal: a pass over the node's holds starts every
 // KeyTTL/2 and takes up to ARGV 6 of them per call; it gives each key
@@ -578,14 +579,18 @@ else
   redis.call('SADD', kh, '')
   redis.call('HSET', kc, node, '0:' .. I(now))
 end
-local horizon = now + lease + keyTTL
 redis.call('ZADD', KNODES, I(now + lease), node)
-redis.call('PEXPIREAT', KNODES, I(horizon)); redis.call('PEXPIREAT', KNE, I(horizon))
-redis.call('PEXPIREAT', kh, I(horizon)); redis.call('PEXPIREAT', kc, I(horizon))
--- The TTL refresh pass: "<cursor>:<when the pass started>".
+-- The TTL refresh pass: "<cursor>:<when the pass started>". The node's own
+-- keys get 2*KeyTTL when a pass starts (and with a new epoch): passes
+-- start every KeyTTL/2, so a renewal in between writes no TTL.
 local c = redis.call('HGET', kc, node) or ('0:' .. I(now))
 local i = string.find(c, ':', 1, true)
 local cursor, started = string.sub(c, 1, i - 1), tonumber(string.sub(c, i + 1))
+if renewed == 0 or (cursor == '0' and now - started >= keyTTL / 2) then
+  local horizon = I(now + lease + 2 * keyTTL)
+  redis.call('PEXPIREAT', KNODES, horizon); redis.call('PEXPIREAT', KNE, horizon)
+  redis.call('PEXPIREAT', kh, horizon); redis.call('PEXPIREAT', kc, horizon)
+end
 if cursor ~= '0' or now - started >= keyTTL / 2 then
   if cursor == '0' then started = now end
   local res = redis.call('SSCAN', kh, cursor, 'COUNT', tonumber(ARGV[6]))
