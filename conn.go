@@ -66,7 +66,7 @@ func (rt *route) openConn(ctx context.Context, r *http.Request, id string, kind 
 	}
 	c := &connSession{rt: rt, name: rt.newName(), kind: kind, ctx: ctx}
 	opening := requestOf(r)
-	meta := encodeMeta(opening)
+	meta := rt.storedMeta(opening)
 	req := store.OpenRequest{
 		Create:   true,
 		Meta:     meta,

@@ -109,9 +109,28 @@ type Options struct {
 	// means no binding.
 	SessionOwner func(r *http.Request) string
 
+	// RequestHeaders lists the headers of the opening request that the
+	// session keeps in the store, for Session.Request in later callbacks
+	// and on other nodes (OnOpen sees the whole request). Nil means
+	// DefaultRequestHeaders; an empty, non-nil list keeps none. Cookie,
+	// Authorization and Proxy-Authorization are kept only when listed:
+	// the store may be shared and is not encrypted.
+	RequestHeaders []string
+	// MaxStoredRequest bounds the stored copy of the opening request, in
+	// bytes: headers that would take it past the bound are left out, and
+	// a longer URI is cut. Zero means 2048.
+	MaxStoredRequest int
+
 	// Store and Bus, when set, replace the server's for this route.
 	Store store.Store
 	Bus   pubsub.Bus
+}
+
+// DefaultRequestHeaders are the opening request's headers a session keeps
+// unless Options.RequestHeaders says otherwise.
+var DefaultRequestHeaders = []string{
+	"Origin", "Referer", "User-Agent", "Accept-Language",
+	"X-Forwarded-For", "X-Forwarded-Proto", "X-Real-Ip",
 }
 
 func (o Options) withDefaults() Options {
@@ -141,6 +160,16 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ReceiverLease <= 0 {
 		o.ReceiverLease = 30 * time.Second
+	}
+	if o.RequestHeaders == nil {
+		o.RequestHeaders = DefaultRequestHeaders
+	}
+	o.RequestHeaders = append([]string(nil), o.RequestHeaders...)
+	for i, h := range o.RequestHeaders {
+		o.RequestHeaders[i] = http.CanonicalHeaderKey(h)
+	}
+	if o.MaxStoredRequest <= 0 {
+		o.MaxStoredRequest = 2048
 	}
 	o.DisabledTransports = append([]string(nil), o.DisabledTransports...)
 	o.WebSocketOrigins = append([]string(nil), o.WebSocketOrigins...)

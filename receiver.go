@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -73,38 +74,45 @@ func (rt *route) owner(r *http.Request) string {
 
 // encodeMeta is how a session's opening request is kept in the store: the
 // JSON that encoding/json would decode into a Request, written directly
-// (every websocket session's creation encodes one).
-func encodeMeta(req *Request) []byte {
-	n := 64 + len(req.RemoteAddr) + len(req.Host) + len(req.RequestURI)
-	for k, vs := range req.Header {
-		n += len(k) + 6
-		for _, v := range vs {
-			n += len(v) + 3
-		}
+// (every websocket session's creation encodes one). Only the headers keep
+// accepts are written (all when keep is nil), and none that would take the
+// encoding past max bytes (no bound when max <= 0); a URI longer than half
+// of max, or a host longer than an eighth, is cut (a remote address is
+// short).
+func encodeMeta(req *Request, keep func(string) bool, max int) []byte {
+	uri, host := req.RequestURI, req.Host
+	if max > 0 && len(uri) > max/2 {
+		uri = uri[:max/2]
 	}
-	b := make([]byte, 0, n)
+	if max > 0 && len(host) > max/8 {
+		host = host[:max/8]
+	}
+	b := make([]byte, 0, 128+len(req.RemoteAddr)+len(host)+len(uri))
 	b = append(b, `{"remote_addr":`...)
 	b = frame.AppendQuote(b, req.RemoteAddr)
 	b = append(b, `,"host":`...)
-	b = frame.AppendQuote(b, req.Host)
+	b = frame.AppendQuote(b, host)
 	b = append(b, `,"uri":`...)
-	b = frame.AppendQuote(b, req.RequestURI)
+	b = frame.AppendQuote(b, uri)
 	b = append(b, `,"header":`...)
 	if req.Header == nil {
 		b = append(b, "null"...)
-	} else {
-		b = append(b, '{')
-		first := true
-		for k, vs := range req.Header {
-			if !first {
-				b = append(b, ',')
-			}
-			first = false
-			b = frame.AppendQuote(b, k)
-			if vs == nil {
-				b = append(b, ":null"...)
-				continue
-			}
+		return append(b, '}')
+	}
+	b = append(b, '{')
+	first := true
+	for k, vs := range req.Header {
+		if keep != nil && !keep(k) {
+			continue
+		}
+		mark := len(b)
+		if !first {
+			b = append(b, ',')
+		}
+		b = frame.AppendQuote(b, k)
+		if vs == nil {
+			b = append(b, ":null"...)
+		} else {
 			b = append(b, ":["...)
 			for i, v := range vs {
 				if i > 0 {
@@ -114,9 +122,23 @@ func encodeMeta(req *Request) []byte {
 			}
 			b = append(b, ']')
 		}
-		b = append(b, '}')
+		if max > 0 && len(b)+2 > max {
+			b = b[:mark] // this header would not fit
+			continue
+		}
+		first = false
 	}
+	b = append(b, '}')
 	return append(b, '}')
+}
+
+// storedMeta encodes the opening request as the route keeps it.
+func (rt *route) storedMeta(req *Request) []byte {
+	return encodeMeta(req, rt.keepHeader, rt.opts.MaxStoredRequest)
+}
+
+func (rt *route) keepHeader(name string) bool {
+	return slices.Contains(rt.opts.RequestHeaders, name)
 }
 
 // attach takes the receiver lease of session id (creating the session when
@@ -144,7 +166,7 @@ func (rt *route) attach(ctx context.Context, r *http.Request, id string, kind tr
 		// creating call refuses the same way). The opening request is
 		// encoded only now: most receiving requests find their session.
 		opening = requestOf(r)
-		req.Create, req.Meta = true, encodeMeta(opening)
+		req.Create, req.Meta = true, rt.storedMeta(opening)
 		res, err = rt.open(ctx, id, req)
 	}
 	if errors.Is(err, store.ErrReceiverBusy) {

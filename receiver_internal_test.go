@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -78,7 +79,7 @@ func TestEncodeMeta(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := encodeMeta(req)
+		got := encodeMeta(req, nil, 0)
 		var a, b any
 		if err := json.Unmarshal(got, &a); err != nil {
 			t.Fatalf("encodeMeta(%+v) = %s: not JSON: %v", req, got, err)
@@ -96,6 +97,49 @@ func BenchmarkEncodeMeta(b *testing.B) {
 			"Sec-Websocket-Key": {"dGhlIHNhbXBsZSBub25jZQ=="}, "User-Agent": {"Go-http-client/1.1"}, "Origin": {"http://127.0.0.1:8080"}}}
 	b.ReportAllocs()
 	for b.Loop() {
-		encodeMeta(req)
+		encodeMeta(req, nil, 0)
+	}
+}
+
+// TestStoredMetaBounded: the stored copy of the opening request keeps the
+// allowed headers only, never secrets by default, and stays within its
+// bound whatever the client sends (a 256 KiB header, a 64 KiB URI).
+func TestStoredMetaBounded(t *testing.T) {
+	opts := Options{}.withDefaults()
+	rt := &route{opts: opts}
+	big := strings.Repeat("x", 256<<10)
+	req := &Request{
+		RemoteAddr: "127.0.0.1:1234",
+		Host:       "example.com",
+		RequestURI: "/echo/000/" + strings.Repeat("i", 64<<10) + "/xhr",
+		Header: http.Header{
+			"Cookie":              {"session=secret"},
+			"Authorization":       {"Bearer secret"},
+			"Proxy-Authorization": {"Basic secret"},
+			"User-Agent":          {"test-agent"},
+			"Origin":              {"https://app.example"},
+			"X-Huge":              {big},
+			"Referer":             {big},
+		},
+	}
+	b := rt.storedMeta(req)
+	if len(b) > opts.MaxStoredRequest {
+		t.Fatalf("stored request is %d bytes, bound %d", len(b), opts.MaxStoredRequest)
+	}
+	var got Request
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatalf("stored request %q: not JSON: %v", b, err)
+	}
+	for _, h := range []string{"Cookie", "Authorization", "Proxy-Authorization", "X-Huge", "Referer"} {
+		if got.Header.Get(h) != "" {
+			t.Errorf("stored request kept %s", h)
+		}
+	}
+	if got.Header.Get("User-Agent") != "test-agent" || got.Header.Get("Origin") != "https://app.example" || got.RemoteAddr != req.RemoteAddr {
+		t.Errorf("stored request %+v lost what it should keep", got)
+	}
+	rt.opts.RequestHeaders = []string{"Authorization"}
+	if err := json.Unmarshal(rt.storedMeta(req), &got); err != nil || got.Header.Get("Authorization") != "Bearer secret" {
+		t.Errorf("Authorization listed explicitly: %+v, %v", got.Header, err)
 	}
 }
