@@ -112,6 +112,9 @@ end
 const sessionLua = `
 local id = ARGV[2]
 local F = {'st', 'cc', 'cr', 'rc', 'hn', 'ep', 'id', 'ex', 'nd', 'cu', 'cs', 'kt'}
+-- Fields at their default value are not written at creation: an absent
+-- field reads as its default ('' unless listed here).
+local DEF = {cc = '0', ep = '0', cu = '0', cs = '0', kt = '0'}
 local r
 local dirty = {}
 
@@ -119,7 +122,7 @@ local function load()
   local v = redis.call('HMGET', KR, unpack(F))
   if not v[1] then return false end
   r = {}
-  for i, f in ipairs(F) do r[f] = v[i] or '' end
+  for i, f in ipairs(F) do r[f] = v[i] or DEF[f] or '' end
   return true
 end
 
@@ -306,9 +309,11 @@ else
   r = {st = '1', cc = '0', cr = '', rc = '', hn = '', ep = '0', id = ARGV[6],
        ex = I(now + tonumber(ARGV[6])), nd = ARGV[5],
        cu = redis.call('GET', KSEQ) or '0', cs = '0', kt = '0'}
-  redis.call('HSET', KR, 'st', r.st, 'cc', r.cc, 'cr', r.cr, 'rc', r.rc, 'hn', r.hn, 'ep', r.ep,
-    'id', r.id, 'ex', r.ex, 'nd', r.nd, 'cu', r.cu, 'cs', r.cs,
-    'mt', ARGV[4], 'ct', t[1] .. string.format('%06d', tonumber(t[2])), 'ow', ARGV[11])
+  local init = {'st', r.st, 'id', r.id, 'ex', r.ex, 'cu', r.cu,
+    'mt', ARGV[4], 'ct', t[1] .. string.format('%06d', tonumber(t[2]))}
+  if r.nd ~= '' then init[#init + 1] = 'nd'; init[#init + 1] = r.nd end
+  if ARGV[11] ~= '' then init[#init + 1] = 'ow'; init[#init + 1] = ARGV[11] end
+  redis.call('HSET', KR, unpack(init))
   redis.call('SADD', KOPEN, id)
   -- A session created held is indexed by hold.
   if receiver == '' then redis.call('ZADD', KEXP, r.ex, id) end
@@ -526,7 +531,7 @@ while #out < max and budget > 0 do
     else
       local rc, hn = '', ''
       if v[5] and v[5] ~= '' and live(v[6], v[11] or '') then rc, hn = v[5], v[6] end
-      out[#out + 1] = {sid, v[2], v[3], v[4], rc, v[7] or '', v[8] or '', v[9] or '0',
+      out[#out + 1] = {sid, v[2], v[3] or '0', v[4] or '', rc, v[7] or '', v[8] or '', v[9] or '0',
         redis.call('HGETALL', kv), v[10] or '', hn}
       if v[6] and v[6] ~= '' then redis.call('SREM', base .. 'h:' .. v[6], sid) end
       redis.call('DEL', kr, kq, kv)
