@@ -192,7 +192,7 @@ func TestClusterExpiryWhenNodeStopped(t *testing.T) {
 		left = left[:0]
 		for _, k := range keys {
 			switch {
-			case strings.HasSuffix(k, ":nodes"), strings.HasSuffix(k, ":nep"), strings.HasSuffix(k, ":hc"):
+			case strings.HasSuffix(k, ":nodes"), strings.HasSuffix(k, ":nep"):
 			case strings.HasSuffix(k, ":h:"+c.nodes[1].id), strings.HasSuffix(k, ":h:"+c.nodes[2].id):
 			default:
 				left = append(left, k)

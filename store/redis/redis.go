@@ -35,7 +35,6 @@
 //	P:{T}:nodes     sorted set  node leases: node ids scored by the lease's end
 //	P:{T}:nep       hash        each node's current epoch
 //	P:{T}:h:<node>  set         ids of the sessions a node holds ("" keeps it)
-//	P:{T}:hc        hash        each node's pass refreshing its holds' TTLs
 //	P:{T}:s:<id>    hash        session record
 //	P:{T}:q:<id>    list        session's unread unicast messages
 //	P:{T}:v:<id>    hash        session's values
@@ -119,6 +118,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -185,6 +185,8 @@ type Store struct {
 	opts   Options
 	keyTTL int64               // opts.KeyTTL in milliseconds
 	pipe   *autopipe.Pipeliner // nil when coalescing is off
+	passes sync.Map            // route + "\x00" + node -> *refreshPass
+	now    func() time.Time    // time.Now; the process's clock, for refresh passes only
 }
 
 var _ store.Store = (*Store)(nil)
@@ -192,7 +194,7 @@ var _ store.Store = (*Store)(nil)
 // New returns a Store keeping its sessions in Redis through client.
 func New(client redis.UniversalClient, opts Options) *Store {
 	opts = opts.withDefaults()
-	s := &Store{c: client, opts: opts, keyTTL: millis(opts.KeyTTL)}
+	s := &Store{c: client, opts: opts, keyTTL: millis(opts.KeyTTL), now: time.Now}
 	if opts.Pipelines > 0 {
 		s.pipe = autopipe.New(client, opts.Pipelines, maxPipeline)
 	}
@@ -536,20 +538,53 @@ func (s *Store) RenewNode(ctx context.Context, route, node string, req store.Nod
 	if req.Lease <= 0 {
 		return store.NodeLease{}, errors.New("redisstore: renew node: Lease must be > 0")
 	}
+	pass := s.pass(route, node)
+	pass.mu.Lock()
+	defer pass.mu.Unlock()
+	cursor := pass.cursor
+	if cursor == "" && s.now().Sub(pass.started) >= s.opts.KeyTTL/2 {
+		cursor = "0" // a new pass
+	}
 	v, err := s.run(ctx, w, scriptRenewNode, s.routeKeys(route),
-		s.keyTTL, s.base(route), node, millis(req.Lease), flag(req.Fresh), renewRefresh)
+		s.keyTTL, s.base(route), node, millis(req.Lease), flag(req.Fresh), cursor, renewRefresh)
 	if err != nil {
 		return store.NodeLease{}, err
 	}
 	a, _ := v.([]any)
-	if len(a) == 2 {
+	if len(a) == 3 {
 		ep, ok1 := asInt(a[0])
 		renewed, ok2 := asInt(a[1])
-		if ok1 && ok2 && ep > 0 {
+		next, ok3 := a[2].(string)
+		if ok1 && ok2 && ok3 && ep > 0 {
+			if cursor == "0" || renewed != 1 {
+				pass.started = s.now()
+			}
+			if next == "0" {
+				next = "" // the pass is over
+			}
+			pass.cursor = next
 			return store.NodeLease{Epoch: uint64(ep), Renewed: renewed == 1}, nil
 		}
 	}
 	return store.NodeLease{}, badReply(w, v)
+}
+
+// refreshPass is where a node's pass refreshing its holds' TTLs stands
+// (see renewNodeLua): kept here, by the process that renews the node's
+// lease, so that a renewal reads nothing for it.
+type refreshPass struct {
+	mu      sync.Mutex
+	cursor  string    // "" between passes
+	started time.Time // when the last pass (or epoch) started
+}
+
+func (s *Store) pass(route, node string) *refreshPass {
+	key := route + "\x00" + node
+	if p, ok := s.passes.Load(key); ok {
+		return p.(*refreshPass)
+	}
+	p, _ := s.passes.LoadOrStore(key, &refreshPass{started: s.now()})
+	return p.(*refreshPass)
 }
 
 // Publish implements store.Store: one log entry, whatever the number of

@@ -724,7 +724,9 @@ func newFake(t *testing.T, opts Options) (*Store, *fakeClock) {
 	if opts.Prefix == "" {
 		opts.Prefix = "fake"
 	}
-	return New(newClient(t, &redis.Options{Addr: m.Addr()}), opts), c
+	s := New(newClient(t, &redis.Options{Addr: m.Addr()}), opts)
+	s.now = func() time.Time { return c.now }
+	return s, c
 }
 
 // leased records the routes each Store has taken node n's lease on.
@@ -1000,7 +1002,7 @@ func TestExpiryIndexFollowsHolds(t *testing.T) {
 		t.Fatalf("Reap after the idle = %d sessions, want 1", len(got))
 	}
 	for _, k := range c.m.Keys() {
-		if !strings.HasSuffix(k, ":nodes") && !strings.HasSuffix(k, ":nep") && !strings.HasSuffix(k, ":hc") && !strings.HasSuffix(k, ":h:n") {
+		if !strings.HasSuffix(k, ":nodes") && !strings.HasSuffix(k, ":nep") && !strings.HasSuffix(k, ":h:n") {
 			t.Fatalf("key %q left after reaping the last session (only the node's may stay)", k)
 		}
 	}
@@ -1030,6 +1032,45 @@ func TestDeadlineMovesEarlier(t *testing.T) {
 	c.advance(3 * time.Hour)
 	if got := mustReap(t, s, "r", 10); len(got) != 0 {
 		t.Fatalf("reaped again: %+v", got)
+	}
+}
+
+// TestHeldKeysOutliveKeyTTL: a session held for many KeyTTLs (a
+// websocket, say) writes nothing itself; its node's renewals refresh its
+// keys' TTLs, so they never lapse while it is held. Once the node is gone,
+// the session expires and its keys go.
+func TestHeldKeysOutliveKeyTTL(t *testing.T) {
+	s, c := newFake(t, Options{KeyTTL: 10 * time.Second})
+	renew := func() {
+		t.Helper()
+		if _, err := s.RenewNode(bg, "r", "n1", store.NodeRequest{Lease: 3 * time.Second}); err != nil {
+			t.Fatalf("RenewNode: %v", err)
+		}
+	}
+	renew()
+	mustOpen(t, s, "r", "ws", store.OpenRequest{Create: true, Idle: time.Second, Node: "n1", Receiver: "n1/1", Holder: "n1"})
+	if err := s.SetValue(bg, "r", "ws", "k", "v"); err != nil {
+		t.Fatalf("SetValue: %v", err)
+	}
+	for i := 0; i < 100; i++ { // 10 KeyTTLs
+		c.advance(time.Second)
+		renew()
+		for _, k := range []string{"s:ws", "v:ws", "nodes", "nep", "h:n1"} {
+			if !c.m.Exists(s.base("r") + k) {
+				t.Fatalf("after %ds held: %s is gone", i+1, k)
+			}
+		}
+	}
+	if got := mustReap(t, s, "r", 10); len(got) != 0 {
+		t.Fatalf("Reap while held = %+v", got)
+	}
+	c.advance(5 * time.Second) // the lease (3s) and the idle (1s) are over
+	if got := mustReap(t, s, "r", 10); len(got) != 1 || got[0].ID != "ws" || got[0].Values["k"] != "v" {
+		t.Fatalf("Reap after the node's lease = %+v, want ws with its value", got)
+	}
+	c.advance(time.Hour)
+	if keys := c.m.Keys(); len(keys) != 0 {
+		t.Fatalf("keys left an hour after the node went: %q", keys)
 	}
 }
 

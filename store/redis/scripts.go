@@ -495,6 +495,7 @@ return I(seq)
 const reapLua = `
 local base, max = ARGV[2], tonumber(ARGV[3])
 local out = {}
+local removed = false -- a session went: the route's keys may have to go too
 local lapsed = redis.call('ZRANGEBYSCORE', KNODES, '-inf', I(now), 'WITHSCORES', 'LIMIT', 0, 16)
 for i = 1, #lapsed, 2 do
   local node, upto = lapsed[i], tonumber(lapsed[i + 1])
@@ -502,7 +503,6 @@ for i = 1, #lapsed, 2 do
   if lapseHolds(node, ep, upto, 1000) then
     redis.call('ZREM', KNODES, node)
     redis.call('HDEL', KNE, node)
-    redis.call('HDEL', BASE .. 'hc', node)
   end
 end
 local function live(node, ep)
@@ -526,6 +526,7 @@ while #out < max and budget > 0 do
       redis.call('ZREM', KEXP, sid)
       redis.call('SREM', KOPEN, sid)
       redis.call('DEL', kq, kv)
+      removed = true
     elseif tonumber(v[1]) > now then
       redis.call('ZADD', KEXP, v[1], sid)
     else
@@ -535,12 +536,13 @@ while #out < max and budget > 0 do
         redis.call('HGETALL', kv), v[10] or '', hn}
       if v[6] and v[6] ~= '' then redis.call('SREM', base .. 'h:' .. v[6], sid) end
       redis.call('DEL', kr, kq, kv)
+      removed = true
       redis.call('ZREM', KEXP, sid)
       redis.call('SREM', KOPEN, sid)
     end
   end
 end
-if redis.call('ZCARD', KEXP) == 0 then
+if removed and redis.call('ZCARD', KEXP) == 0 then
   -- Nobody can read the route's sequence or log any more.
   redis.call('DEL', KSEQ, KLOG, KOPEN, KEXP)
 end
@@ -548,22 +550,24 @@ return out
 `
 
 // renewNodeLua: ARGV 2 the route's key base, 3 node, 4 lease, 5 fresh,
-// 6 how many holds to refresh the TTLs of at most.
-// Reply: {epoch, renewed}.
+// 6 the TTL refresh pass's cursor (” for none), 7 how many holds to
+// refresh at most.
+// Reply: {epoch, renewed, cursor}.
 //
 // A live lease keeps its epoch; otherwise (or when fresh) the holds of the
 // old epoch end (their sessions are handed to the expiry index) and a new
 // epoch begins: the server's time in milliseconds, or one more than the
-// node's last epoch if that is not later. The node's keys (its entry in
-// nodes and nep, its set of holds) live 2*KeyTTL past the start of the
-// latest pass (below) or epoch, hence at least KeyTTL past the lease. Held
-// sessions write nothing while held, so their keys' TTLs are refreshed
-// here, a few per renewal: a pass over the node's holds starts every
-// KeyTTL/2 and takes up to ARGV 6 of them per call; it gives each key
-// 2*KeyTTL, so a hold's keys outlive a pass however long the node holds it.
+// node's last epoch if that is not later.
+//
+// Held sessions write nothing while held, so their keys' TTLs are
+// refreshed here, a few per renewal, in passes over the node's holds that
+// the Store starts every KeyTTL/2 (cursor '0'): each key gets 2*KeyTTL, so
+// a hold's keys outlive a pass however long the node holds it. The node's
+// own keys (its entries in nodes and nep, its set of holds) get the same
+// when a pass or an epoch starts; a renewal in between writes no TTL.
 const renewNodeLua = `
-local node, lease = ARGV[3], tonumber(ARGV[4])
-local kh, kc = BASE .. 'h:' .. node, BASE .. 'hc'
+local node, lease, cursor = ARGV[3], tonumber(ARGV[4]), ARGV[6]
+local kh = BASE .. 'h:' .. node
 local ep = redis.call('HGET', KNE, node)
 local u = redis.call('ZSCORE', KNODES, node)
 local renewed = 0
@@ -582,32 +586,27 @@ else
   -- The set of holds always exists while the node does (so that it has
   -- its TTL): '' is no session id.
   redis.call('SADD', kh, '')
-  redis.call('HSET', kc, node, '0:' .. I(now))
 end
 redis.call('ZADD', KNODES, I(now + lease), node)
--- The TTL refresh pass: "<cursor>:<when the pass started>". The node's own
--- keys get 2*KeyTTL when a pass starts (and with a new epoch): passes
--- start every KeyTTL/2, so a renewal in between writes no TTL.
-local c = redis.call('HGET', kc, node) or ('0:' .. I(now))
-local i = string.find(c, ':', 1, true)
-local cursor, started = string.sub(c, 1, i - 1), tonumber(string.sub(c, i + 1))
-if renewed == 0 or (cursor == '0' and now - started >= keyTTL / 2) then
+if renewed == 0 or cursor == '0' then
   local horizon = I(now + lease + 2 * keyTTL)
   redis.call('PEXPIREAT', KNODES, horizon); redis.call('PEXPIREAT', KNE, horizon)
-  redis.call('PEXPIREAT', kh, horizon); redis.call('PEXPIREAT', kc, horizon)
+  redis.call('PEXPIREAT', kh, horizon)
 end
-if cursor ~= '0' or now - started >= keyTTL / 2 then
-  if cursor == '0' then started = now end
-  local res = redis.call('SSCAN', kh, cursor, 'COUNT', tonumber(ARGV[6]))
+local next = ''
+if cursor ~= '' then
+  local res = redis.call('SSCAN', kh, cursor, 'COUNT', tonumber(ARGV[7]))
   local at = I(now + 2 * keyTTL)
   for _, sid in ipairs(res[2]) do
-    redis.call('PEXPIREAT', BASE .. 's:' .. sid, at)
-    redis.call('PEXPIREAT', BASE .. 'q:' .. sid, at)
-    redis.call('PEXPIREAT', BASE .. 'v:' .. sid, at)
+    if sid ~= '' then
+      redis.call('PEXPIREAT', BASE .. 's:' .. sid, at)
+      redis.call('PEXPIREAT', BASE .. 'q:' .. sid, at)
+      redis.call('PEXPIREAT', BASE .. 'v:' .. sid, at)
+    end
   end
-  redis.call('HSET', kc, node, res[1] .. ':' .. I(started))
+  next = res[1]
 end
-return {ep, renewed}
+return {ep, renewed, next}
 `
 
 var (
