@@ -42,6 +42,7 @@ type connSession struct {
 	mu        sync.Mutex
 	w         transports.BatchWriter // set by Start
 	queue     []item
+	queued    int // bytes of the messages in queue
 	closing   *transports.Close
 	sentOpen  bool
 	hbDue     bool          // a heartbeat is to be written
@@ -141,7 +142,7 @@ func (c *connSession) enqueue(it item, write bool) error {
 		c.mu.Unlock()
 		return ErrSessionClosed
 	}
-	if len(c.queue) >= c.rt.opts.MaxQueue {
+	if len(c.queue) >= c.rt.opts.MaxQueue || c.queued+len(it.msg) > c.rt.opts.MaxQueueBytes {
 		c.closing = &transports.Close{Code: CodeSlowConsumer, Reason: "Slow consumer"}
 		if c.claim() {
 			c.writeAsync()
@@ -150,6 +151,7 @@ func (c *connSession) enqueue(it item, write bool) error {
 		return ErrSlowConsumer
 	}
 	c.queue = append(c.queue, it)
+	c.queued += len(it.msg)
 	if write && c.claim() {
 		c.writeAsync()
 	}
@@ -298,6 +300,7 @@ func (c *connSession) take() (transports.Batch, bool) {
 		}
 		clear(c.queue)
 		c.queue = c.queue[:0]
+		c.queued = 0
 	}
 	b.Close = c.closing
 	if b.Open || b.Frame != nil || b.Messages != nil || b.Close != nil {

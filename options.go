@@ -60,13 +60,32 @@ type Options struct {
 	// MaxBodySize bounds an xhr_send or jsonp_send body; larger bodies get
 	// 413 without being read. Zero means 1 MiB.
 	MaxBodySize int64
+	// SendTimeout bounds the time an xhr_send or jsonp_send body takes to
+	// arrive, from the end of its headers; a slower one gets 408 and its
+	// connection is closed. Zero means 5 seconds. (Set the http.Server's
+	// ReadHeaderTimeout for the headers.)
+	SendTimeout time.Duration
+	// MaxSessionID bounds the length of session ids, in bytes; a request
+	// for a longer one is answered 404. Zero means 128, more than any
+	// SockJS client uses.
+	MaxSessionID int
 	// MaxMessageSize bounds one incoming websocket message; larger ones
 	// close the connection (1009). Zero means 1 MiB.
 	MaxMessageSize int64
+	// MessageTimeout bounds the time one incoming websocket message takes
+	// to arrive, from its first frame to its last: a client that keeps a
+	// message open with endless (empty) fragments, which MaxMessageSize
+	// does not catch, is disconnected. Zero means 10 seconds.
+	MessageTimeout time.Duration
 	// MaxQueue bounds a websocket session's unsent outgoing messages; a
 	// consumer that falls further behind is closed with 1008 "Slow
 	// consumer". Zero means 4096.
 	MaxQueue int
+	// MaxQueueBytes bounds the bytes of a websocket session's unsent
+	// outgoing messages, as MaxQueue bounds their number. Zero means 1 MiB.
+	// (The store bounds the queues of the other transports: see its
+	// options.)
+	MaxQueueBytes int
 	// WriteTimeout bounds each write to a client; a client that does not
 	// take a frame in time is dropped. A streaming response's deadline is
 	// moved only once half of it has passed, so one of its writes may be
@@ -149,11 +168,23 @@ func (o Options) withDefaults() Options {
 	if o.MaxBodySize <= 0 {
 		o.MaxBodySize = 1 << 20
 	}
+	if o.SendTimeout <= 0 {
+		o.SendTimeout = 5 * time.Second
+	}
+	if o.MaxSessionID <= 0 {
+		o.MaxSessionID = 128
+	}
 	if o.MaxMessageSize <= 0 {
 		o.MaxMessageSize = 1 << 20
 	}
+	if o.MessageTimeout <= 0 {
+		o.MessageTimeout = 10 * time.Second
+	}
 	if o.MaxQueue <= 0 {
 		o.MaxQueue = 4096
+	}
+	if o.MaxQueueBytes <= 0 {
+		o.MaxQueueBytes = 1 << 20
 	}
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = 10 * time.Second

@@ -212,11 +212,28 @@ func (rt *route) attach(ctx context.Context, r *http.Request, id string, kind tr
 	}
 	rc.pending = res.Messages
 	rc.cursor, rc.acked = res.Cursor, res.Cursor
+	if res.Missed {
+		rt.missedBroadcasts(ctx, id)
+	}
 	if len(res.Messages) > 0 && kind == transports.KindPolling {
 		rc.released = true
 	}
 	return rc, nil
 }
+
+// missedBroadcasts closes a session that fell so far behind that the
+// route's broadcast log was trimmed past what it had taken: rather than
+// skip messages silently, it ends, saying why. What it took is delivered
+// first; its receivers get the close frame next.
+func (rt *route) missedBroadcasts(ctx context.Context, key string) {
+	rt.log.Warn("sockjs: session fell behind the broadcast log; closing it", "session", key)
+	if err := rt.closeSession(ctx, key, CodeSlowConsumer, reasonMissed); err != nil {
+		rt.log.Warn("sockjs: closing a session that missed broadcasts", "session", key, "err", err)
+	}
+}
+
+// reasonMissed is the close reason of a session that missed broadcasts.
+const reasonMissed = "Missed broadcasts: fell behind the broadcast log"
 
 // busyGrace is how long a request refused with 2010 waits for the holder to
 // let go, in case the holder's client has just vanished and its node has not
@@ -482,6 +499,9 @@ func (rc *receiver) Next(ctx context.Context) (transports.Batch, error) {
 			rc.released = true
 		}
 		rc.cursor, rc.acked, rc.unacked = res.Cursor, res.Cursor, 0
+		if res.Missed {
+			rc.rt.missedBroadcasts(ctx, rc.key)
+		}
 		closed := res.State == store.StateClosed
 		if len(res.Messages) > 0 || len(b.Messages) > 0 {
 			b.Messages = append(b.Messages, res.Messages...)

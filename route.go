@@ -53,6 +53,8 @@ type route struct {
 
 	reapSoon atomic.Bool // this node created or let go of a session: reap at the short period
 
+	sendFails sync.Map // sessions whose failed sends were logged (sendFailed)
+
 	batchMu    sync.Mutex
 	batches    map[*sendBatch]struct{} // xhr_send requests' pending sends (batch.go)
 	batchCount atomic.Int32
@@ -110,7 +112,9 @@ func newRoute(srv *Server, name, prefix string, h Handler, opts Options) *route 
 	rt.tcfg = transports.Config{
 		ResponseLimit:  opts.ResponseLimit,
 		MaxBodySize:    opts.MaxBodySize,
+		BodyTimeout:    opts.SendTimeout,
 		MaxMessageSize: opts.MaxMessageSize,
+		MessageTimeout: opts.MessageTimeout,
 		WriteTimeout:   opts.WriteTimeout,
 		Prepare:        rt.prepare,
 		Upgrader: &websocket.Upgrader{
@@ -268,7 +272,7 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, transport, ok := parseSessionPath(rest)
-	if !ok {
+	if !ok || len(id) > rt.opts.MaxSessionID {
 		httpx.NotFound(w)
 		return
 	}
@@ -489,6 +493,9 @@ func (rt *route) push(ctx context.Context, key string, msgs []string) error {
 // pushNow is push without flushing the pending batches first.
 func (rt *route) pushNow(ctx context.Context, key string, msgs []string) error {
 	res, err := rt.store.Push(ctx, rt.name, key, msgs)
+	if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrClosed) && ctx.Err() == nil {
+		rt.sendFailed(key, err)
+	}
 	if errors.Is(err, store.ErrQueueFull) {
 		_ = rt.closeSession(ctx, key, CodeSlowConsumer, "Slow consumer")
 	}
@@ -513,6 +520,15 @@ func (rt *route) pushNow(ctx context.Context, key string, msgs []string) error {
 		return rt.toNode(ctx, nodeOf(res.Receiver), encodeWake(key))
 	}
 	return nil
+}
+
+// sendFailed logs a send the store refused (its queue bound, the store out
+// of memory, unreachable), once per session: the sender gets the error
+// too, and an xhr_send whose messages it was answers 503.
+func (rt *route) sendFailed(key string, err error) {
+	if _, logged := rt.sendFails.LoadOrStore(key, struct{}{}); !logged {
+		rt.log.Warn("sockjs: a message for the session could not be stored; the sender got the error (later failures of this session are not logged)", "session", key, "err", err)
+	}
 }
 
 // maxOffer is the most message bytes a push hands a remote receiver over
@@ -569,6 +585,7 @@ func (rt *route) closeSession(ctx context.Context, key string, code int, reason 
 // forget tells every node that session key is no longer open.
 func (rt *route) forget(ctx context.Context, key string) {
 	rt.known.forget(key)
+	rt.sendFails.Delete(key)
 	if err := rt.bus.Publish(ctx, rt.broadcastChannel(), encodeForget(key)); err != nil && ctx.Err() == nil {
 		rt.log.Warn("sockjs: announcing a closed session", "session", key, "err", err)
 	}
@@ -711,6 +728,7 @@ func (rt *route) handleNodeMessage(payload []byte, later bool) {
 		rt.wakeKey(m.key)
 	case msgForget:
 		rt.known.forget(m.key)
+		rt.sendFails.Delete(m.key)
 	case msgOffer:
 		rt.offer(m.key, m.receiver, m.first, m.prev, m.msgs)
 	case msgDeliver:

@@ -84,8 +84,9 @@ var (
 	ErrNotReceiver = errors.New("store: not the session's receiver")
 	// ErrClosed: the session is closed; messages are not accepted.
 	ErrClosed = errors.New("store: session closed")
-	// ErrQueueFull: the session's unread unicast queue is at its limit (a
-	// slow or vanished consumer). The message was not stored.
+	// ErrQueueFull: the session's unread unicast queue is at its limit, in
+	// messages or in bytes (a slow or vanished consumer). The message was
+	// not stored.
 	ErrQueueFull = errors.New("store: session queue full")
 	// ErrNodeLease: the node asking for a hold (OpenRequest.Holder) has no
 	// live lease: it never called RenewNode for the route, or its lease
@@ -193,6 +194,10 @@ type OpenResult struct {
 	// call: every message of the session numbered up to it has been
 	// returned (see PushResult).
 	Cursor uint64
+	// Missed reports that broadcasts the session had not taken yet were
+	// trimmed from the route's log (by its age, count or byte bound)
+	// before this call could take them: the session's sequence has a hole.
+	Missed bool
 }
 
 // PullRequest describes one Pull call by the holder. It is refused
@@ -226,8 +231,9 @@ type PullResult struct {
 	CloseCode   int
 	CloseReason string
 	Released    bool
-	// Cursor is as in OpenResult.
+	// Cursor and Missed are as in OpenResult.
 	Cursor uint64
+	Missed bool
 }
 
 // PushResult tells the sender whom to wake.

@@ -6,8 +6,10 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/sockjs-cluster/sockjs/internal/frame"
 	"github.com/sockjs-cluster/sockjs/internal/httpx"
@@ -23,8 +25,11 @@ var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b 
 const maxPooledBody = 64 << 10
 
 // readBody reads a send request's body into a pooled buffer, refusing more
-// than limit bytes without reading past the limit. The caller hands the
-// buffer back with putBody once done with the bytes.
+// than limit bytes without reading past the limit. The buffer grows with
+// what arrives, never with what Content-Length announces beyond
+// announceTrust: a client that announces a megabyte and sends nothing
+// costs no megabyte. The caller hands the buffer back with putBody once
+// done with the bytes.
 func readBody(r *http.Request, limit int64) (*[]byte, error) {
 	if r.ContentLength > limit {
 		return nil, errTooLarge
@@ -34,7 +39,7 @@ func readBody(r *http.Request, limit int64) (*[]byte, error) {
 		return bp, nil
 	}
 	b := (*bp)[:0]
-	if n := r.ContentLength; n > int64(cap(b)) {
+	if n := min(r.ContentLength, announceTrust); n > int64(cap(b)) {
 		b = make([]byte, 0, n+1) // +1: room to see the end of the body
 	}
 	for {
@@ -63,6 +68,10 @@ func readBody(r *http.Request, limit int64) (*[]byte, error) {
 		}
 	}
 }
+
+// announceTrust is how much of a body's announced length is allocated
+// before it arrives.
+const announceTrust = 16 << 10
 
 func putBody(bp *[]byte) {
 	if cap(*bp) > maxPooledBody {
@@ -98,11 +107,24 @@ func isForm(contentType string) bool {
 // whether the messages were accepted (the caller writes the success answer).
 func serveSend(cfg *Config, s Sessions, w http.ResponseWriter, r *http.Request, id string, form bool) bool {
 	cfg.Prepare(w, r)
+	ctl := http.NewResponseController(w)
+	if cfg.BodyTimeout > 0 {
+		// A body that trickles in holds a goroutine and its buffer: it
+		// has BodyTimeout to arrive whole.
+		_ = ctl.SetReadDeadline(time.Now().Add(cfg.BodyTimeout))
+	}
 	bp, err := readBody(r, cfg.MaxBodySize)
+	if cfg.BodyTimeout > 0 {
+		_ = ctl.SetReadDeadline(time.Time{})
+	}
 	switch {
 	case errors.Is(err, errTooLarge):
 		w.Header().Set("Connection", "close")
 		httpx.Text(w, http.StatusRequestEntityTooLarge, "Payload too large.")
+		return false
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		w.Header().Set("Connection", "close")
+		httpx.Text(w, http.StatusRequestTimeout, "Request body too slow.")
 		return false
 	case err != nil:
 		// The client went away or sent a broken body.

@@ -2,7 +2,10 @@ package transports
 
 import (
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -60,4 +63,22 @@ func FuzzParseSendBody(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestReadBodyGrowsWithWhatArrives: a body announcing a megabyte that sends
+// ten bytes costs a small buffer, not the announced megabyte.
+func TestReadBodyGrowsWithWhatArrives(t *testing.T) {
+	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`["short"]`))
+	r.ContentLength = 1 << 20
+	bp, err := readBody(r, 2<<20)
+	if err != nil {
+		t.Fatalf("readBody: %v", err)
+	}
+	defer putBody(bp)
+	if string(*bp) != `["short"]` {
+		t.Fatalf("body %q", *bp)
+	}
+	if c := cap(*bp); c > 2*announceTrust {
+		t.Fatalf("buffer of %d bytes for a 9-byte body announced as 1 MiB", c)
+	}
 }

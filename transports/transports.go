@@ -132,8 +132,14 @@ type Config struct {
 	ResponseLimit int
 	// MaxBodySize bounds xhr_send and jsonp_send bodies (413 beyond).
 	MaxBodySize int64
+	// BodyTimeout bounds the time an xhr_send or jsonp_send body takes to
+	// arrive (408 beyond); zero means no bound.
+	BodyTimeout time.Duration
 	// MaxMessageSize bounds one websocket message.
 	MaxMessageSize int64
+	// MessageTimeout bounds the time one websocket message takes to
+	// arrive once its first frame has; zero means no bound.
+	MessageTimeout time.Duration
 	// WriteTimeout bounds each write to a client.
 	WriteTimeout time.Duration
 	// Prepare sets the headers every session response shares (CORS,

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -49,7 +50,7 @@ func serveWebSocket(cfg *Config, s Sessions, w http.ResponseWriter, r *http.Requ
 			return // the upgrader has answered
 		}
 		gc.SetReadLimit(cfg.MaxMessageSize)
-		conn = &gorillaConn{c: gc, timeout: cfg.WriteTimeout}
+		conn = &gorillaConn{c: gc, timeout: cfg.WriteTimeout, msgTimeout: cfg.MessageTimeout}
 	}
 	// The connection outlives this handler: its context must too.
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
@@ -70,7 +71,7 @@ func serveWebSocket(cfg *Config, s Sessions, w http.ResponseWriter, r *http.Requ
 		conn.close()
 		return
 	}
-	ww := &wsWriter{conn: conn, kind: kind, rc: rc.(ConnReceiver), cancel: cancel}
+	ww := &wsWriter{conn: conn, kind: kind, rc: rc.(ConnReceiver), cancel: cancel, readDone: make(chan struct{})}
 	ww.rc.Start(ww)
 	// The handler returns here and the reader goroutine owns the
 	// connection from now on, so that net/http's per-connection buffers
@@ -81,12 +82,21 @@ func serveWebSocket(cfg *Config, s Sessions, w http.ResponseWriter, r *http.Requ
 
 // wsWriter is a websocket session's connection as its receiver sees it.
 type wsWriter struct {
-	conn   wsConn
-	kind   Kind
-	rc     ConnReceiver
-	cancel context.CancelFunc
-	once   sync.Once // guards the release
+	conn     wsConn
+	kind     Kind
+	rc       ConnReceiver
+	cancel   context.CancelFunc
+	once     sync.Once     // guards the release
+	closing  atomic.Bool   // the server sent its close frame
+	readDone chan struct{} // closed when the reader is done
 }
+
+// closeWait bounds the closing handshake of a close the server starts
+// (RFC 6455 section 7.1.1): after its close frame, the server waits this
+// long at most for the client's before it closes the TCP connection, so
+// that the client reads the close frame rather than a reset, and a client
+// that never answers is cut off.
+const closeWait = time.Second
 
 // WriteBatch implements BatchWriter.
 func (w *wsWriter) WriteBatch(b Batch) bool {
@@ -105,6 +115,24 @@ func (w *wsWriter) WriteBatch(b Batch) bool {
 	}
 	if err == nil && b.Close != nil {
 		w.conn.closeWith(w.kind, *b.Close)
+		w.closing.Store(true)
+		// The closing handshake: the reader reads on until the client's
+		// close frame comes (delivering nothing more), then the TCP
+		// connection is closed and the session released.
+		go func() {
+			t := time.NewTimer(closeWait)
+			defer t.Stop()
+			select {
+			case <-w.readDone:
+			case <-t.C:
+			}
+			w.cancel()
+			w.conn.close()
+			<-w.readDone
+			w.rc.Stop()
+			w.release(false)
+		}()
+		return true
 	}
 	w.release(err != nil)
 	w.conn.close() // unblocks the reader
@@ -123,7 +151,11 @@ func (w *wsWriter) release(aborted bool) {
 // the receiver until the client goes away, breaks the protocol or the
 // writer closes the connection, then ends the session.
 func (w *wsWriter) read(ctx context.Context) {
-	readWebSocket(ctx, w.conn, w.rc, w.kind)
+	readWebSocket(ctx, w.conn, w.rc, w.kind, &w.closing)
+	close(w.readDone)
+	if w.closing.Load() {
+		return // the closing handshake's goroutine ends the session
+	}
 	w.cancel()
 	w.conn.close() // a blocked write fails now
 	w.rc.Stop()
@@ -137,14 +169,14 @@ var frameBufPool = sync.Pool{New: func() any { return new([]byte) }}
 // maxPooledFrame bounds the buffers kept in frameBufPool and readBufPool.
 const maxPooledFrame = 64 << 10
 
-func readWebSocket(ctx context.Context, conn wsConn, rc Receiver, kind Kind) {
+func readWebSocket(ctx context.Context, conn wsConn, rc Receiver, kind Kind, closing *atomic.Bool) {
 	for {
 		msgs, err := readMessages(conn, kind)
 		if err != nil {
 			return
 		}
-		if len(msgs) == 0 {
-			continue // the protocol ignores empty messages and arrays
+		if len(msgs) == 0 || closing.Load() {
+			continue // the protocol ignores empty messages; after our close, everything
 		}
 		if err := rc.Deliver(ctx, msgs); err != nil {
 			return
@@ -210,14 +242,21 @@ type wsConn interface {
 }
 
 type gorillaConn struct {
-	c       *websocket.Conn
-	timeout time.Duration
+	c          *websocket.Conn
+	timeout    time.Duration
+	msgTimeout time.Duration
 }
 
 func (g *gorillaConn) readMessage(buf []byte) ([]byte, error) {
 	_, r, err := g.c.NextReader()
 	if err != nil {
 		return buf, err
+	}
+	if g.msgTimeout > 0 {
+		// The message's frames must all come within msgTimeout: gorilla
+		// reads continuation frames without returning, however many.
+		_ = g.c.SetReadDeadline(time.Now().Add(g.msgTimeout))
+		defer g.c.SetReadDeadline(time.Time{})
 	}
 	for {
 		if len(buf) == cap(buf) {

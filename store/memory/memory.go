@@ -38,6 +38,10 @@ type Options struct {
 	// MaxQueue bounds a session's unread unicast messages; zero means
 	// 10000. Push beyond it answers store.ErrQueueFull and stores nothing.
 	MaxQueue int
+	// MaxQueueBytes bounds the bytes of a session's unread unicast
+	// messages; zero means 1 MiB. Push beyond it answers
+	// store.ErrQueueFull and stores nothing.
+	MaxQueueBytes int
 	// BroadcastRetention is how long a route's broadcast log keeps a
 	// message; zero means 1 minute. A session that does not pull within it
 	// misses the trimmed broadcasts.
@@ -45,17 +49,28 @@ type Options struct {
 	// MaxBroadcastLog bounds the number of retained broadcast messages per
 	// route; zero means 100000. The oldest are dropped first.
 	MaxBroadcastLog int
+	// MaxBroadcastBytes bounds the bytes of a route's retained broadcast
+	// messages; zero means 16 MiB. The oldest are dropped first (the
+	// newest message stays whatever its size). A session that had not
+	// taken a dropped broadcast learns so (store.PullResult.Missed).
+	MaxBroadcastBytes int
 }
 
 func (o Options) withDefaults() Options {
 	if o.MaxQueue <= 0 {
 		o.MaxQueue = 10000
 	}
+	if o.MaxQueueBytes <= 0 {
+		o.MaxQueueBytes = 1 << 20
+	}
 	if o.BroadcastRetention <= 0 {
 		o.BroadcastRetention = time.Minute
 	}
 	if o.MaxBroadcastLog <= 0 {
 		o.MaxBroadcastLog = 100000
+	}
+	if o.MaxBroadcastBytes <= 0 {
+		o.MaxBroadcastBytes = 16 << 20
 	}
 	return o
 }
@@ -90,6 +105,8 @@ type route struct {
 	sessions map[string]*session
 	open     int // sessions in StateOpen
 	log      fifo[logEntry]
+	logBytes int    // bytes of the messages in log
+	trimmed  uint64 // the highest sequence number trimmed from log
 	deadline deadlineHeap
 	nodes    map[string]*nodeLease
 	epoch    uint64 // last epoch handed out to any node of the route
@@ -135,6 +152,7 @@ type session struct {
 	cursor      uint64 // last sequence number delivered (or skipped)
 	closedSeq   uint64 // route seq at close; later broadcasts are not delivered
 	queue       fifo[queued]
+	queueBytes  int // bytes of the messages in queue
 
 	// heapAt is this session's key in the route's deadline heap, never
 	// later than expiresAt; heapIndex is its position there.
@@ -236,14 +254,14 @@ func (s *Store) Open(ctx context.Context, routeName, id string, req store.OpenRe
 		r.setDeadline(ss, never)
 		res.Attached = true
 		if req.Pull {
-			res.Messages = r.take(ss, 0)
+			res.Messages, res.Missed = r.take(ss, 0)
 			if req.ReleaseIfData && len(res.Messages) > 0 {
 				r.release(ss, now, 0)
 			}
 		}
 	} else if req.Receiver != "" && req.Pull && ss.state == store.StateClosed {
 		// What was sent before the close is still the client's.
-		res.Messages = r.take(ss, 0)
+		res.Messages, res.Missed = r.take(ss, 0)
 	}
 	res.Session = r.snapshot(ss, now)
 	res.Cursor = ss.cursor
@@ -279,7 +297,7 @@ func (s *Store) Pull(ctx context.Context, routeName, id string, req store.PullRe
 	}
 	var res store.PullResult
 	if req.Max >= 0 {
-		res.Messages = r.take(ss, req.Max)
+		res.Messages, res.Missed = r.take(ss, req.Max)
 	} else {
 		r.dropAcked(ss)
 	}
@@ -339,6 +357,14 @@ func (s *Store) Push(ctx context.Context, routeName, id string, msgs []string) (
 	if ss.queue.len()+len(msgs) > s.opts.MaxQueue {
 		return store.PushResult{}, fmt.Errorf("memory: push %s/%s: %d unread: %w", routeName, id, ss.queue.len(), store.ErrQueueFull)
 	}
+	size := 0
+	for _, m := range msgs {
+		size += len(m)
+	}
+	if ss.queueBytes+size > s.opts.MaxQueueBytes {
+		return store.PushResult{}, fmt.Errorf("memory: push %s/%s: %d unread bytes: %w", routeName, id, ss.queueBytes, store.ErrQueueFull)
+	}
+	ss.queueBytes += size
 	if len(msgs) == 0 {
 		return res, nil
 	}
@@ -375,9 +401,12 @@ func (s *Store) Publish(ctx context.Context, routeName, msg string) (uint64, err
 	}
 	now := s.now()
 	r.log.push(logEntry{seq: r.seq, msg: msg, at: now})
+	r.logBytes += len(msg)
 	cutoff := now.Add(-s.opts.BroadcastRetention)
-	for r.log.len() > 0 && (r.log.len() > s.opts.MaxBroadcastLog || !r.log.at(0).at.After(cutoff)) {
-		r.log.pop()
+	for r.log.len() > 1 && (r.log.len() > s.opts.MaxBroadcastLog || r.logBytes > s.opts.MaxBroadcastBytes || !r.log.at(0).at.After(cutoff)) {
+		e := r.log.pop()
+		r.logBytes -= len(e.msg)
+		r.trimmed = e.seq
 	}
 	return r.seq, nil
 }
@@ -531,7 +560,7 @@ func (s *Store) Reap(ctx context.Context, routeName string, max int) ([]store.Se
 	}
 	if len(r.sessions) == 0 {
 		// Nobody can read the log any more.
-		r.log = fifo[logEntry]{}
+		r.log, r.logBytes, r.trimmed = fifo[logEntry]{}, 0, 0
 	}
 	return out, nil
 }
@@ -631,19 +660,20 @@ func (r *route) setDeadline(ss *session, at time.Time) {
 
 // take removes and returns up to max (0: all) pending messages in sequence
 // order: the unicast queue merged with the broadcast log entries past the
-// cursor and, for a closed session, not past the close.
-func (r *route) take(ss *session, max int) []string {
+// cursor and, for a closed session, not past the close. missed reports
+// that broadcasts past the cursor were trimmed from the log first.
+func (r *route) take(ss *session, max int) (out []string, missed bool) {
 	if ss.node != "" {
-		return nil // node-bound: no queue, no broadcast cursor
+		return nil, false // node-bound: no queue, no broadcast cursor
 	}
 	limit := r.seq
 	if ss.state == store.StateClosed {
 		limit = ss.closedSeq
 	}
+	missed = ss.cursor < r.trimmed && r.trimmed <= limit
 	r.dropAcked(ss)
 	// First log entry past the cursor.
 	li := sort.Search(r.log.len(), func(i int) bool { return r.log.at(i).seq > ss.cursor })
-	var out []string
 	for max <= 0 || len(out) < max {
 		var qs, ls uint64
 		if ss.queue.len() > 0 {
@@ -655,6 +685,7 @@ func (r *route) take(ss *session, max int) []string {
 		switch {
 		case qs != 0 && (ls == 0 || qs < ls):
 			q := ss.queue.pop()
+			ss.queueBytes -= len(q.msg)
 			out = append(out, q.msg)
 			ss.cursor = q.seq
 		case ls != 0:
@@ -666,17 +697,17 @@ func (r *route) take(ss *session, max int) []string {
 			if ss.cursor < limit {
 				ss.cursor = limit
 			}
-			return out
+			return out, missed
 		}
 	}
-	return out
+	return out, missed
 }
 
 // dropAcked drops the queued messages at or behind the cursor: those a
 // receiver acknowledged (PullRequest.Ack).
 func (r *route) dropAcked(ss *session) {
 	for ss.queue.len() > 0 && ss.queue.at(0).seq <= ss.cursor {
-		ss.queue.pop()
+		ss.queueBytes -= len(ss.queue.pop().msg)
 	}
 }
 

@@ -62,11 +62,11 @@ func mustPull(t *testing.T, s *Store, route, id, receiver string) []string {
 
 func TestOptionsDefaults(t *testing.T) {
 	got := New(Options{}).opts
-	want := Options{MaxQueue: 10000, BroadcastRetention: time.Minute, MaxBroadcastLog: 100000}
+	want := Options{MaxQueue: 10000, BroadcastRetention: time.Minute, MaxBroadcastLog: 100000, MaxQueueBytes: 1 << 20, MaxBroadcastBytes: 16 << 20}
 	if got != want {
 		t.Fatalf("defaults = %+v, want %+v", got, want)
 	}
-	custom := Options{MaxQueue: 1, BroadcastRetention: time.Second, MaxBroadcastLog: 2}
+	custom := Options{MaxQueue: 1, BroadcastRetention: time.Second, MaxBroadcastLog: 2, MaxQueueBytes: 3, MaxBroadcastBytes: 4}
 	if got := New(custom).opts; got != custom {
 		t.Fatalf("custom options = %+v, want %+v", got, custom)
 	}
@@ -79,7 +79,8 @@ func TestBroadcastLogTrimming(t *testing.T) {
 		opts    Options
 		publish func(s *Store, c *fakeClock)
 		want    []string
-		logLen  int
+		logLen  int  // messages in the log (not its trim mark)
+		missed  bool // the pull finds that broadcasts were trimmed before it
 	}{
 		{
 			name: "retention drops old messages",
@@ -93,6 +94,7 @@ func TestBroadcastLogTrimming(t *testing.T) {
 			},
 			want:   []string{"new1", "new2"},
 			logLen: 2,
+			missed: true,
 		},
 		{
 			name: "count bound drops the oldest",
@@ -104,6 +106,7 @@ func TestBroadcastLogTrimming(t *testing.T) {
 			},
 			want:   []string{"m2", "m3", "m4"},
 			logLen: 3,
+			missed: true,
 		},
 		{
 			name: "unicast kept when broadcasts are trimmed",
@@ -115,6 +118,20 @@ func TestBroadcastLogTrimming(t *testing.T) {
 			},
 			want:   []string{"u", "b1"},
 			logLen: 1,
+			missed: true,
+		},
+		{
+			name: "byte bound drops the oldest, never the newest",
+			opts: Options{MaxBroadcastBytes: 10},
+			publish: func(s *Store, c *fakeClock) {
+				_, _ = s.Publish(bg, "r", "12345")
+				_, _ = s.Publish(bg, "r", "6789")
+				_, _ = s.Publish(bg, "r", "abcde")         // 14 bytes: 12345 goes
+				_, _ = s.Publish(bg, "r", "0123456789ABC") // alone past the bound: stays
+			},
+			want:   []string{"0123456789ABC"},
+			logLen: 1,
+			missed: true,
 		},
 	}
 	for _, tc := range tests {
@@ -122,8 +139,9 @@ func TestBroadcastLogTrimming(t *testing.T) {
 			s, c := newFake(tc.opts)
 			mustOpen(t, s, "r", "a", attached)
 			tc.publish(s, c)
-			if got := mustPull(t, s, "r", "a", "r"); !slices.Equal(got, tc.want) {
-				t.Fatalf("Pull = %q, want %q", got, tc.want)
+			res, err := s.Pull(bg, "r", "a", store.PullRequest{Receiver: "r", Idle: time.Hour})
+			if err != nil || !slices.Equal(res.Messages, tc.want) || res.Missed != tc.missed {
+				t.Fatalf("Pull = %q, Missed %v, %v; want %q, Missed %v", res.Messages, res.Missed, err, tc.want, tc.missed)
 			}
 			if n := s.routes["r"].log.len(); n != tc.logLen {
 				t.Fatalf("log holds %d entries, want %d", n, tc.logLen)
@@ -340,5 +358,40 @@ func BenchmarkReapNoneDue10000Sessions(b *testing.B) {
 		if _, err := s.Reap(bg, "r", 100); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestMaxQueueBytes: the unread queue is bounded in bytes too, and what a
+// receiver takes (or acknowledges) makes room again.
+func TestMaxQueueBytes(t *testing.T) {
+	s, _ := newFake(Options{MaxQueueBytes: 10})
+	mustOpen(t, s, "r", "a", store.OpenRequest{Create: true, Idle: time.Hour, Receiver: "r", Holder: "n"})
+	for i, tc := range []struct {
+		msgs []string
+		full bool
+	}{
+		{[]string{"12345"}, false},
+		{[]string{"123456"}, true},
+		{[]string{"123", "45"}, false}, // exactly at the bound
+		{[]string{"1"}, true},
+	} {
+		_, err := s.Push(bg, "r", "a", tc.msgs)
+		if got := errors.Is(err, store.ErrQueueFull); got != tc.full || (err != nil && !got) {
+			t.Fatalf("Push %d (%q): %v, want ErrQueueFull %v", i, tc.msgs, err, tc.full)
+		}
+	}
+	if got := mustPull(t, s, "r", "a", "r"); !slices.Equal(got, []string{"12345", "123", "45"}) {
+		t.Fatalf("Pull = %q", got)
+	}
+	res, err := s.Push(bg, "r", "a", []string{"1234567890"})
+	if err != nil {
+		t.Fatalf("Push after draining: %v", err)
+	}
+	// Acknowledged messages free their bytes as well.
+	if _, err := s.Pull(bg, "r", "a", store.PullRequest{Receiver: "r", Ack: res.First, Max: -1}); err != nil {
+		t.Fatalf("Pull(ack): %v", err)
+	}
+	if _, err := s.Push(bg, "r", "a", []string{"abcdefghij"}); err != nil {
+		t.Fatalf("Push after the acknowledgement: %v", err)
 	}
 }

@@ -135,6 +135,10 @@ type Options struct {
 	// MaxQueue bounds a session's unread unicast messages; zero means
 	// 10000. Push beyond it answers store.ErrQueueFull and stores nothing.
 	MaxQueue int
+	// MaxQueueBytes bounds the bytes of a session's unread unicast
+	// messages; zero means 1 MiB. Push beyond it answers
+	// store.ErrQueueFull and stores nothing.
+	MaxQueueBytes int
 	// BroadcastRetention is how long a route's broadcast log keeps a
 	// message; zero means 1 minute. A session that does not pull within it
 	// misses the trimmed broadcasts.
@@ -142,6 +146,11 @@ type Options struct {
 	// MaxBroadcastLog bounds the number of retained broadcast messages per
 	// route; zero means 100000. The oldest are dropped first.
 	MaxBroadcastLog int
+	// MaxBroadcastBytes bounds the bytes of a route's retained broadcast
+	// messages; zero means 16 MiB. The oldest are dropped first (the
+	// newest message stays whatever its size). A session that had not
+	// taken a dropped broadcast learns so (store.PullResult.Missed).
+	MaxBroadcastBytes int
 	// KeyTTL is the backstop TTL every key carries beyond its session's
 	// deadline; zero means 1 hour. Reap removes the keys normally; the TTL
 	// only guarantees that nothing lingers forever if every node dies.
@@ -163,11 +172,17 @@ func (o Options) withDefaults() Options {
 	if o.MaxQueue <= 0 {
 		o.MaxQueue = 10000
 	}
+	if o.MaxQueueBytes <= 0 {
+		o.MaxQueueBytes = 1 << 20
+	}
 	if o.BroadcastRetention <= 0 {
 		o.BroadcastRetention = time.Minute
 	}
 	if o.MaxBroadcastLog <= 0 {
 		o.MaxBroadcastLog = 100000
+	}
+	if o.MaxBroadcastBytes <= 0 {
+		o.MaxBroadcastBytes = 16 << 20
 	}
 	if o.KeyTTL <= 0 {
 		o.KeyTTL = time.Hour
@@ -430,18 +445,19 @@ func (s *Store) Open(ctx context.Context, route, id string, req store.OpenReques
 		}
 		res.Session = sess
 		return res, sentinel(w, store.ErrReceiverBusy)
-	case st == "ok" && len(a) == 6:
+	case st == "ok" && len(a) == 7:
 		created, ok1 := asInt(a[1])
 		attached, ok2 := asInt(a[2])
 		f, _ := a[3].([]any)
 		sess, ok3 := snapshot(route, id, f)
 		msgs, ok4 := asStrings(a[4])
 		cursor, ok5 := asInt(a[5])
-		if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || cursor < 0 {
+		missed, ok6 := asInt(a[6])
+		if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || cursor < 0 {
 			return store.OpenResult{}, badReply(w, v)
 		}
 		res.Session, res.Created, res.Attached, res.Messages = sess, created == 1, attached == 1, msgs
-		res.Cursor = uint64(cursor)
+		res.Cursor, res.Missed = uint64(cursor), missed == 1
 		return res, nil
 	}
 	return res, badReply(w, v)
@@ -465,17 +481,18 @@ func (s *Store) Pull(ctx context.Context, route, id string, req store.PullReques
 		return store.PullResult{}, sentinel(w, store.ErrNotFound)
 	case st == "nr":
 		return store.PullResult{}, sentinel(w, store.ErrNotReceiver)
-	case st == "ok" && len(a) == 7:
+	case st == "ok" && len(a) == 8:
 		msgs, ok1 := asStrings(a[1])
 		state, ok2 := asState(a[2])
 		code, ok3 := asInt(a[3])
 		reason, ok4 := a[4].(string)
 		released, ok5 := asInt(a[5])
 		cursor, ok6 := asInt(a[6])
-		if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || cursor < 0 {
+		missed, ok7 := asInt(a[7])
+		if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || !ok7 || cursor < 0 {
 			break
 		}
-		res := store.PullResult{Messages: msgs, State: state, Released: released == 1, Cursor: uint64(cursor)}
+		res := store.PullResult{Messages: msgs, State: state, Released: released == 1, Cursor: uint64(cursor), Missed: missed == 1}
 		if state == store.StateClosed {
 			res.CloseCode, res.CloseReason = int(code), reason
 		}
@@ -497,7 +514,7 @@ func (s *Store) Release(ctx context.Context, route, id, receiver string, idle ti
 func (s *Store) Push(ctx context.Context, route, id string, msgs []string) (store.PushResult, error) {
 	w := what("push", route, id)
 	args := make([]any, 0, 3+len(msgs))
-	args = append(args, s.keyTTL, id, s.opts.MaxQueue)
+	args = append(args, s.keyTTL, id, s.opts.MaxQueue, s.opts.MaxQueueBytes)
 	for _, m := range msgs {
 		args = append(args, m)
 	}
@@ -593,7 +610,7 @@ func (s *Store) pass(route, node string) *refreshPass {
 func (s *Store) Publish(ctx context.Context, route, msg string) (uint64, error) {
 	w := "publish " + route
 	v, err := s.run(ctx, w, scriptPublish, s.routeKeys(route),
-		s.keyTTL, msg, millis(s.opts.BroadcastRetention), s.opts.MaxBroadcastLog)
+		s.keyTTL, msg, millis(s.opts.BroadcastRetention), s.opts.MaxBroadcastLog, s.opts.MaxBroadcastBytes)
 	if err != nil {
 		return 0, err
 	}

@@ -91,11 +91,11 @@ func TestContractCluster(t *testing.T) {
 
 func TestOptionsDefaults(t *testing.T) {
 	got := New(nil, Options{}).opts
-	want := Options{Prefix: "sockjs", MaxQueue: 10000, BroadcastRetention: time.Minute, MaxBroadcastLog: 100000, KeyTTL: time.Hour, Pipelines: 4}
+	want := Options{Prefix: "sockjs", MaxQueue: 10000, BroadcastRetention: time.Minute, MaxBroadcastLog: 100000, KeyTTL: time.Hour, Pipelines: 4, MaxQueueBytes: 1 << 20, MaxBroadcastBytes: 16 << 20}
 	if got != want {
 		t.Fatalf("defaults = %+v, want %+v", got, want)
 	}
-	custom := Options{Prefix: "p", MaxQueue: 1, BroadcastRetention: time.Second, MaxBroadcastLog: 2, KeyTTL: time.Minute, Pipelines: -1}
+	custom := Options{Prefix: "p", MaxQueue: 1, BroadcastRetention: time.Second, MaxBroadcastLog: 2, KeyTTL: time.Minute, Pipelines: -1, MaxQueueBytes: 3, MaxBroadcastBytes: 4}
 	if got := New(nil, custom).opts; got != custom {
 		t.Fatalf("custom options = %+v, want %+v", got, custom)
 	}
@@ -515,11 +515,11 @@ func TestSteadyStateTouchesNoTTL(t *testing.T) {
 	if !strings.Contains(info, "cmdstat_rpush:") || !strings.Contains(info, "cmdstat_hset:") {
 		t.Fatalf("commandstats shows no script work:\n%s", info)
 	}
-	// Publish keeps the route's keys alive (5 PTTL, no write per call); a
+	// Publish keeps the route's keys alive (6 PTTL, no write per call); a
 	// push into an empty queue creates the queue's key, and gives it its
 	// TTL (2 per cycle). Nothing else touches a TTL.
 	for _, line := range strings.Split(info, "\n") {
-		for cmd, limit := range map[string]int{"pttl": 20 * 5, "pexpireat": 20 * 2, "pexpire": 0, "expire": 0} {
+		for cmd, limit := range map[string]int{"pttl": 20 * 6, "pexpireat": 20 * 2, "pexpire": 0, "expire": 0} {
 			if !strings.HasPrefix(line, "cmdstat_"+cmd+":calls=") {
 				continue
 			}
@@ -817,7 +817,8 @@ func TestBroadcastLogTrimming(t *testing.T) {
 		opts    Options
 		publish func(s *Store, c *fakeClock)
 		want    []string
-		logLen  int
+		logLen  int  // messages in the log (not its trim mark)
+		missed  bool // the pull finds that broadcasts were trimmed before it
 	}{
 		{
 			name: "retention drops old messages",
@@ -831,6 +832,7 @@ func TestBroadcastLogTrimming(t *testing.T) {
 			},
 			want:   []string{"new1", "new2"},
 			logLen: 2,
+			missed: true,
 		},
 		{
 			name: "count bound drops the oldest",
@@ -842,6 +844,7 @@ func TestBroadcastLogTrimming(t *testing.T) {
 			},
 			want:   []string{"m2", "m3", "m4"},
 			logLen: 3,
+			missed: true,
 		},
 		{
 			name: "unicast kept when broadcasts are trimmed",
@@ -853,6 +856,20 @@ func TestBroadcastLogTrimming(t *testing.T) {
 			},
 			want:   []string{"u", "b1"},
 			logLen: 1,
+			missed: true,
+		},
+		{
+			name: "byte bound drops the oldest, never the newest",
+			opts: Options{MaxBroadcastBytes: 10},
+			publish: func(s *Store, c *fakeClock) {
+				_, _ = s.Publish(bg, "r", "12345")
+				_, _ = s.Publish(bg, "r", "6789")
+				_, _ = s.Publish(bg, "r", "abcde")         // 14 bytes: 12345 goes
+				_, _ = s.Publish(bg, "r", "0123456789ABC") // alone past the bound: stays
+			},
+			want:   []string{"0123456789ABC"},
+			logLen: 1,
+			missed: true,
 		},
 		{
 			name: "messages with colons and odd bytes",
@@ -870,14 +887,22 @@ func TestBroadcastLogTrimming(t *testing.T) {
 			s, c := newFake(t, tc.opts)
 			mustOpen(t, s, "r", "a", attached)
 			tc.publish(s, c)
-			if got := mustPull(t, s, "r", "a", "r"); !slices.Equal(got, tc.want) {
-				t.Fatalf("Pull = %q, want %q", got, tc.want)
+			res, err := s.Pull(bg, "r", "a", store.PullRequest{Receiver: "r", Idle: time.Hour})
+			if err != nil || !slices.Equal(res.Messages, tc.want) || res.Missed != tc.missed {
+				t.Fatalf("Pull = %q, Missed %v, %v; want %q, Missed %v", res.Messages, res.Missed, err, tc.want, tc.missed)
 			}
 			if n := c.m.Exists(s.base("r") + "log"); !n && tc.logLen > 0 {
 				t.Fatal("no log key")
 			}
-			if n, _ := c.m.ZMembers(s.base("r") + "log"); len(n) != tc.logLen {
-				t.Fatalf("log holds %d entries, want %d", len(n), tc.logLen)
+			members, _ := c.m.ZMembers(s.base("r") + "log")
+			n := 0
+			for _, m := range members {
+				if !strings.HasSuffix(m, ":x") || strings.Count(m, ":") != 1 {
+					n++
+				}
+			}
+			if n != tc.logLen {
+				t.Fatalf("log holds %d messages (%q), want %d", n, members, tc.logLen)
 			}
 		})
 	}
@@ -1322,5 +1347,40 @@ func TestSameAsMemory(t *testing.T) {
 		if !sameErr(gotErr, wantErr) || fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("step %d: %s\nredis:  %v, %v\nmemory: %v, %v", step, what, got, gotErr, want, wantErr)
 		}
+	}
+}
+
+// TestMaxQueueBytes: the unread queue is bounded in bytes too, and what a
+// receiver takes (or acknowledges) makes room again.
+func TestMaxQueueBytes(t *testing.T) {
+	s, _ := newFake(t, Options{MaxQueueBytes: 10})
+	mustOpen(t, s, "r", "a", store.OpenRequest{Create: true, Idle: time.Hour, Receiver: "r", Holder: "n"})
+	for i, tc := range []struct {
+		msgs []string
+		full bool
+	}{
+		{[]string{"12345"}, false},
+		{[]string{"123456"}, true},
+		{[]string{"123", "45"}, false}, // exactly at the bound
+		{[]string{"1"}, true},
+	} {
+		_, err := s.Push(bg, "r", "a", tc.msgs)
+		if got := errors.Is(err, store.ErrQueueFull); got != tc.full || (err != nil && !got) {
+			t.Fatalf("Push %d (%q): %v, want ErrQueueFull %v", i, tc.msgs, err, tc.full)
+		}
+	}
+	if got := mustPull(t, s, "r", "a", "r"); !slices.Equal(got, []string{"12345", "123", "45"}) {
+		t.Fatalf("Pull = %q", got)
+	}
+	res, err := s.Push(bg, "r", "a", []string{"1234567890"})
+	if err != nil {
+		t.Fatalf("Push after draining: %v", err)
+	}
+	// Acknowledged messages free their bytes as well.
+	if _, err := s.Pull(bg, "r", "a", store.PullRequest{Receiver: "r", Ack: res.First, Max: -1}); err != nil {
+		t.Fatalf("Pull(ack): %v", err)
+	}
+	if _, err := s.Push(bg, "r", "a", []string{"abcdefghij"}); err != nil {
+		t.Fatalf("Push after the acknowledgement: %v", err)
 	}
 }

@@ -94,6 +94,7 @@ local function ensureRoute(E)
   local pe = redis.call('PTTL', KEXP)
   if pe >= 0 and now + pe > E then E = now + pe end
   ensure(KSEQ, E); ensure(KLOG, E); ensure(KOPEN, E); ensure(KEXP, E)
+  ensure(BASE .. 'lb', E)
 end
 `
 
@@ -111,12 +112,15 @@ end
 // holder's set h:<node>, which the node's lapse hands back to the index.
 const sessionLua = `
 local id = ARGV[2]
-local F = {'st', 'cc', 'cr', 'rc', 'hn', 'ep', 'id', 'ex', 'nd', 'cu', 'cs', 'kt'}
+local F = {'st', 'cc', 'cr', 'rc', 'hn', 'ep', 'id', 'ex', 'nd', 'cu', 'cs', 'kt', 'qb'}
 -- Fields at their default value are not written at creation: an absent
 -- field reads as its default ('' unless listed here).
-local DEF = {cc = '0', ep = '0', cu = '0', cs = '0', kt = '0'}
+local DEF = {cc = '0', ep = '0', cu = '0', cs = '0', kt = '0', qb = '0'}
 local r
 local dirty = {}
+-- missed is set when take met the log's trim mark past the cursor: some
+-- broadcasts the session should have had were trimmed first.
+local missed = 0
 
 local function load()
   local v = redis.call('HMGET', KR, unpack(F))
@@ -212,6 +216,18 @@ end
 -- take removes and returns up to max (0: all) pending messages in sequence
 -- order: the queue merged with the log entries past the cursor and, for a
 -- closed session, not past the close. Node-bound sessions have neither.
+-- msgBytes is the size of a queue entry's message ("<seq>:<message>").
+local function msgBytes(e)
+  return #e - string.find(e, ':', 1, true)
+end
+
+-- unqueued counts n bytes of messages out of the queue.
+local function unqueued(n)
+  local qb = tonumber(r.qb) - n
+  if qb < 0 then qb = 0 end
+  put('qb', I(qb))
+end
+
 local function take(max)
   if r.nd ~= '' then return {} end
   local limit
@@ -245,7 +261,14 @@ local function take(max)
     if lg[li] then
       local rest
       ls, rest = parse(lg[li])
-      lm = string.sub(rest, string.find(rest, ':', 1, true) + 1)
+      local k = string.find(rest, ':', 1, true)
+      if not k then
+        -- The trim mark ("<seq>:x"): broadcasts up to it are gone.
+        missed = 1
+        li = li + 1
+        return nextL()
+      end
+      lm = string.sub(rest, k + 1)
     end
   end
   nextQ(); nextL()
@@ -262,7 +285,12 @@ local function take(max)
       break
     end
   end
-  if qi > 1 then redis.call('LTRIM', KQ, qi - 1, -1) end
+  if qi > 1 then
+    redis.call('LTRIM', KQ, qi - 1, -1)
+    local gone = 0
+    for j = 1, qi - 1 do gone = gone + msgBytes(q[j]) end
+    unqueued(gone)
+  end
   if cursor ~= tonumber(r.cu) then put('cu', I(cursor)) end
   return out
 end
@@ -271,12 +299,16 @@ end
 -- ones), up to 128 per call; take drops the rest.
 local function dropAcked()
   local cu = tonumber(r.cu)
-  local k = 0
+  local k, gone = 0, 0
   for _, e in ipairs(redis.call('LRANGE', KQ, 0, 127)) do
     if parse(e) > cu then break end
     k = k + 1
+    gone = gone + msgBytes(e)
   end
-  if k > 0 then redis.call('LTRIM', KQ, k, -1) end
+  if k > 0 then
+    redis.call('LTRIM', KQ, k, -1)
+    unqueued(gone)
+  end
 end
 
 -- snapshot is the session as the Go side reads it:
@@ -338,7 +370,7 @@ end
 finish()
 local c = 0
 if created then c = 1 end
-return {'ok', c, attached, snapshot(ARGV[12] == '1'), msgs, r.cu}
+return {'ok', c, attached, snapshot(ARGV[12] == '1'), msgs, r.cu, missed}
 `
 
 // pullLua: ARGV 3 receiver, 4 (unused), 5 idle, 6 release, 7 releaseIfData,
@@ -360,7 +392,7 @@ if ARGV[6] == '1' or (ARGV[7] == '1' and #msgs > 0) then
   released = 1
 end
 finish()
-return {'ok', msgs, r.st, r.cc, r.cr, released, r.cu}
+return {'ok', msgs, r.st, r.cc, r.cr, released, r.cu, missed}
 `
 
 // releaseLua: ARGV 3 receiver, 4 idle. Reply: 0.
@@ -374,18 +406,22 @@ end
 return 0
 `
 
-// pushLua: ARGV 3 max queue, 4... messages.
+// pushLua: ARGV 3 max queue (messages), 4 max queue bytes, 5... messages.
 // Reply: {'nf'} | {'closed'} | {'full', unread} | {'ok', receiver, node, first, prev}.
 const pushLua = `
 if not load() then return {'nf'} end
 if r.st ~= '1' then return {'closed'} end
 local receiver = r.rc
 if r.nd ~= '' then return {'ok', receiver, r.nd, '0', '0'} end
-local n = #ARGV - 3
+local n = #ARGV - 4
 local first, prev = 0, 0
 if n > 0 then
   local have = redis.call('LLEN', KQ)
   if have + n > tonumber(ARGV[3]) then return {'full', have} end
+  local size = tonumber(r.qb)
+  for i = 1, n do size = size + #ARGV[4 + i] end
+  if size > tonumber(ARGV[4]) then return {'full', have} end
+  put('qb', I(size))
   -- prev: the highest sequence number the session was given so far.
   prev = tonumber(r.cu)
   if have > 0 then
@@ -397,7 +433,7 @@ if n > 0 then
   first = redis.call('INCRBY', KSEQ, n) - n
   local batch = {}
   for i = 1, n do
-    batch[#batch + 1] = I(first + i) .. ':' .. ARGV[3 + i]
+    batch[#batch + 1] = I(first + i) .. ':' .. ARGV[4 + i]
     if #batch == 1000 then
       redis.call('RPUSH', KQ, unpack(batch))
       batch = {}
@@ -457,23 +493,46 @@ end
 return 'ok'
 `
 
-// publishLua: ARGV 2 message, 3 retention, 4 max log length. Reply: the
-// message's sequence number, '0' when nothing was logged: a route without
-// open sessions logs nothing (and writes nothing), no session could ever
-// receive the message.
+// publishLua: ARGV 2 message, 3 retention, 4 max log length, 5 max log
+// bytes. Reply: the message's sequence number, '0' when nothing was logged:
+// a route without open sessions logs nothing (and writes nothing), no
+// session could ever receive the message.
+//
+// The log is trimmed, oldest first, by age, count and bytes (its message
+// bytes are kept in P:{T}:lb). Where it was trimmed, a mark "<seq>:x"
+// takes the place of the last entry trimmed, so that a session whose
+// cursor is behind it learns that it missed broadcasts (take sets missed).
 const publishLua = `
 if redis.call('SCARD', KOPEN) == 0 then return '0' end
+local KLB = BASE .. 'lb'
 local seq = redis.call('INCR', KSEQ)
 redis.call('ZADD', KLOG, I(seq), I(seq) .. ':' .. I(now) .. ':' .. ARGV[2])
-local over = redis.call('ZCARD', KLOG) - tonumber(ARGV[4])
-if over > 0 then redis.call('ZREMRANGEBYRANK', KLOG, 0, over - 1) end
+local bytes = redis.call('INCRBY', KLB, #ARGV[2])
+local maxLen, maxBytes = tonumber(ARGV[4]), tonumber(ARGV[5])
 local cutoff = now - tonumber(ARGV[3])
+local mark, trimmed = nil, 0
 while true do
-  local head = redis.call('ZRANGE', KLOG, 0, 0)
-  if #head == 0 then break end
-  local _, rest = parse(head[1])
-  if tonumber(string.sub(rest, 1, string.find(rest, ':', 1, true) - 1)) > cutoff then break end
-  redis.call('ZREMRANGEBYRANK', KLOG, 0, 0)
+  local head = redis.call('ZRANGE', KLOG, 0, 1)
+  local first, hs, rest = 1, nil, nil
+  if head[1] then hs, rest = parse(head[1]) end
+  if rest and not string.find(rest, ':', 1, true) then
+    -- The old mark: the oldest message follows it.
+    first, hs, rest = 2, nil, nil
+    if head[2] then hs, rest = parse(head[2]) end
+  end
+  -- The message just published stays, whatever its size.
+  if not hs or hs == seq then break end
+  local k = string.find(rest, ':', 1, true)
+  local n = redis.call('ZCARD', KLOG) - (first - 1)
+  if n <= maxLen and bytes <= maxBytes and tonumber(string.sub(rest, 1, k - 1)) > cutoff then break end
+  local size = #rest - k
+  bytes, trimmed = bytes - size, trimmed + size
+  redis.call('ZREMRANGEBYRANK', KLOG, 0, first - 1)
+  mark = hs
+end
+if mark then
+  redis.call('ZADD', KLOG, I(mark), I(mark) .. ':x')
+  redis.call('DECRBY', KLB, trimmed)
 end
 ensureRoute(now)
 return I(seq)
@@ -544,7 +603,7 @@ while #out < max and budget > 0 do
 end
 if removed and redis.call('ZCARD', KEXP) == 0 then
   -- Nobody can read the route's sequence or log any more.
-  redis.call('DEL', KSEQ, KLOG, KOPEN, KEXP)
+  redis.call('DEL', KSEQ, KLOG, KOPEN, KEXP, base .. 'lb')
 end
 return out
 `
