@@ -31,8 +31,11 @@
 //     once, to the lease holder, in one total order per route: a sequence
 //     shared by unicast and broadcast messages. A session sees the broadcasts
 //     published after it was created and before it was closed, as long as it
-//     pulls within the broadcast log's retention. Messages a lease holder
-//     acknowledged (PullRequest.Ack) count as returned.
+//     pulls before the broadcast log drops them (by age, count or bytes);
+//     the call that finds some dropped reports it (Missed), never skipping
+//     them silently. Messages a holder acknowledged (PullRequest.Ack) count
+//     as returned. Unicast queues are bounded in messages and bytes
+//     (ErrQueueFull).
 //  4. A session whose receiver has been gone for its Idle duration (or whose
 //     holder's node lease has lapsed for that long) expires. Reap hands each
 //     expired session to exactly one caller, once, even across many nodes.
