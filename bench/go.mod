@@ -1,6 +1,6 @@
 module github.com/sockjs-cluster/sockjs/bench
 
-go 1.26.0
+go 1.24.0
 
 replace github.com/sockjs-cluster/sockjs => ../
 
@@ -12,7 +12,7 @@ require (
 
 require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
-	github.com/redis/go-redis/v9 v9.23.0 // indirect
+	github.com/redis/go-redis/v9 v9.22.0 // indirect
 	go.uber.org/atomic v1.12.0 // indirect
-	golang.org/x/sys v0.48.0 // indirect
+	golang.org/x/sys v0.41.0 // indirect
 )
