@@ -11,7 +11,16 @@
 // Sessions live in the in-memory store, so the room is one process. server.go
 // builds the handler from a sockjs.Config: filling its Store and Bus (for
 // instance with Redis) is all it takes to run several nodes behind a plain
-// load balancer.
+// load balancer. One of these flags does it (redis.go):
+//
+//	-redis redis://127.0.0.1:6379/0                      one Redis server
+//	-redis-cluster 10.0.0.1:6379,10.0.0.2:6379           a Redis Cluster
+//	-redis-sentinel 10.0.0.1:26379 -redis-master mymaster Redis Sentinel
+//
+// On SIGTERM or SIGINT the node drains (its websockets get a close frame,
+// its streams and polls end; their sessions carry on through other nodes)
+// for at most drainTimeout, then exits 0. -healthcheck URL only GETs URL
+// and exits 0 or 1, for containers without curl (healthcheck.go).
 package main
 
 import (
@@ -27,35 +36,47 @@ import (
 	"time"
 
 	"github.com/sockjs-cluster/sockjs"
-	"github.com/sockjs-cluster/sockjs/internal/redisconfig"
 )
+
+// drainTimeout bounds the shutdown on SIGTERM. A container's stop grace
+// period (docker-compose.yml's stop_grace_period) must be longer.
+const drainTimeout = 10 * time.Second
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
-	redisURL := flag.String("redis", "", "Redis URL (redis://host:port/db): run as one node of a cluster; empty: in memory")
 	node := flag.String("node", "", "this node's id in the cluster (default: random)")
+	health := flag.String("healthcheck", "", "only GET this URL and exit 0 on a 2xx answer, 1 otherwise (a container health check)")
+	var rf redisFlags
+	rf.register(flag.CommandLine)
 	flag.Parse()
+	if *health != "" {
+		os.Exit(healthcheck(*health))
+	}
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := run(*addr, *redisURL, sockjs.Config{Logger: log, NodeID: *node}); err != nil {
+	setup, err := rf.parse()
+	if err == nil {
+		err = run(*addr, setup, sockjs.Config{Logger: log, NodeID: *node})
+	}
+	if err != nil {
 		log.Error("chat", "err", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr, redisURL string, cfg sockjs.Config) error {
+func run(addr string, setup redisSetup, cfg sockjs.Config) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	context.AfterFunc(ctx, stop) // a second signal kills the process at once
 
-	if redisURL != "" {
-		backend, err := redisconfig.Open(ctx, redisURL, "chat")
+	if setup.enabled() {
+		b, err := openBackend(ctx, setup, "chat")
 		if err != nil {
 			return err
 		}
-		defer backend.Close()
-		cfg.Store, cfg.Bus = backend.Store, backend.Bus
-		cfg.Logger.Info("chat in cluster mode", "redis", redisURL)
+		defer b.Close()
+		cfg.Store, cfg.Bus = b.store, b.bus
+		cfg.Logger.Info("chat in cluster mode", "store", setup.String())
 	}
 
 	ln, err := net.Listen("tcp", addr)
@@ -74,6 +95,7 @@ func serve(ctx context.Context, ln net.Listener, cfg sockjs.Config) error {
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 	}
 
@@ -88,7 +110,7 @@ func serve(ctx context.Context, ln net.Listener, cfg sockjs.Config) error {
 	// The node first: it closes websockets (each with c[1001,"Server
 	// shutting down"]) and ends streaming responses, which
 	// http.Server.Shutdown would otherwise wait for.
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer cancel()
 	err := errors.Join(node.Shutdown(sctx), srv.Shutdown(sctx))
 	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) {

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -335,8 +336,19 @@ func TestPage(t *testing.T) {
 	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != http.StatusOK || !strings.HasPrefix(ct, "text/html") {
 		t.Fatalf("GET /: %d %q, want 200 text/html", resp.StatusCode, ct)
 	}
-	if !strings.Contains(body, `<script src="`+SockJSURL+`"></script>`) {
-		t.Errorf("page does not load %s", SockJSURL)
+	// The pinned client, with its integrity hash (checked against the npm
+	// package by integration_test) and crossorigin, which the check needs.
+	tag := regexp.MustCompile(`<script id="sockjs-client" src="` + regexp.QuoteMeta(SockJSURL) +
+		`"\s+integrity="sha384-[A-Za-z0-9+/]{64}"\s+crossorigin="anonymous"></script>`)
+	if !tag.MatchString(body) {
+		t.Errorf("page does not load %s with integrity sha384-… and crossorigin=\"anonymous\"", SockJSURL)
+	}
+	// It says so when the client or the server cannot be reached, and
+	// retries with back-off up to 30 s.
+	for _, want := range []string{"Could not load the chat client", "Cannot connect to the chat server", "maxDelay = 30000", `role="status"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q", want)
+		}
 	}
 	for _, bad := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write"} {
 		if strings.Contains(body, bad) {

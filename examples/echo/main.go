@@ -49,7 +49,12 @@ func run(addr string, log *slog.Logger) error {
 // and the HTTP server down.
 func serve(ctx context.Context, ln net.Listener, log *slog.Logger) error {
 	node, handler := newServer(log)
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

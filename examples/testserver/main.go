@@ -12,10 +12,12 @@
 // Websocket origins are not checked: this server is for tests only.
 //
 //	go run ./examples/testserver -addr 127.0.0.1:8081 [-sockjs-url URL] [-redis redis://127.0.0.1:6379/0 -node a]
-//		[-receiver-lease 3s] [-disconnect-delay 2s]
 //
-// With -redis, several test servers on one Redis form a cluster: any
-// request of a session may go to any of them.
+// With -redis (or -redis-cluster, or -redis-sentinel with -redis-master:
+// redis.go), several test servers on one Redis form a cluster: any request
+// of a session may go to any of them. -receiver-lease and
+// -disconnect-delay set the routes' options of those names (zero: the
+// library's defaults). -healthcheck URL only GETs URL and exits 0 or 1.
 package main
 
 import (
@@ -29,45 +31,71 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
-
-	"github.com/sockjs-cluster/sockjs/internal/redisconfig"
 )
 
-func main() {
-	addr := flag.String("addr", "127.0.0.1:8081", "listen address")
-	sockjsURL := flag.String("sockjs-url", "", "sockjs-client URL for the iframe page (default: the CDN build)")
-	redisURL := flag.String("redis", "", "Redis URL (redis://host:port/db): run as one node of a cluster; empty: in memory")
-	node := flag.String("node", "", "this node's id in the cluster (default: random)")
-	lease := flag.Duration("receiver-lease", 0, "the node's lease on its sessions (sockjs.Options.ReceiverLease; 0: the library's default, 30s)")
-	delay := flag.Duration("disconnect-delay", 0, "how long a session outlives its last receiver (sockjs.Options.DisconnectDelay; 0: the library's default, 5s)")
-	flag.Parse()
+// drainTimeout bounds the shutdown on SIGTERM.
+const drainTimeout = 10 * time.Second
 
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	cfg := config{SockJSURL: *sockjsURL, Logger: log, NodeID: *node, ReceiverLease: *lease, DisconnectDelay: *delay}
-	if err := run(*addr, *redisURL, cfg); err != nil {
-		log.Error("testserver", "err", err)
+func main() {
+	fs := flag.CommandLine
+	addr := fs.String("addr", "127.0.0.1:8081", "listen address")
+	health := fs.String("healthcheck", "", "only GET this URL and exit 0 on a 2xx answer, 1 otherwise (a container health check)")
+	cfg, rf := registerFlags(fs)
+	flag.Parse()
+	if *health != "" {
+		os.Exit(healthcheck(*health))
+	}
+
+	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	setup, err := rf.parse()
+	if err == nil {
+		err = cfg.check()
+	}
+	if err == nil {
+		err = run(*addr, setup, *cfg)
+	}
+	if err != nil {
+		cfg.Logger.Error("testserver", "err", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr, redisURL string, cfg config) error {
+// registerFlags adds the server's flags to fs; the values land in the
+// returned config and redisFlags when fs is parsed.
+func registerFlags(fs *flag.FlagSet) (*config, *redisFlags) {
+	var cfg config
+	var rf redisFlags
+	fs.StringVar(&cfg.SockJSURL, "sockjs-url", "", "sockjs-client URL for the iframe page (default: the CDN build)")
+	fs.StringVar(&cfg.NodeID, "node", "", "this node's id in the cluster (default: random)")
+	fs.DurationVar(&cfg.ReceiverLease, "receiver-lease", 0, "sockjs.Options.ReceiverLease of every route (0: the library's default)")
+	fs.DurationVar(&cfg.DisconnectDelay, "disconnect-delay", 0, "sockjs.Options.DisconnectDelay of every route (0: the library's default)")
+	rf.register(fs)
+	return &cfg, &rf
+}
+
+func run(addr string, setup redisSetup, cfg config) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if redisURL != "" {
-		backend, err := redisconfig.Open(ctx, redisURL, "testserver")
+	if setup.enabled() {
+		b, err := openBackend(ctx, setup, "testserver")
 		if err != nil {
 			return err
 		}
-		defer backend.Close()
-		cfg.Store, cfg.Bus = backend.Store, backend.Bus
-		cfg.Logger.Info("testserver in cluster mode", "redis", redisURL)
+		defer b.Close()
+		cfg.Store, cfg.Bus = b.store, b.bus
+		cfg.Logger.Info("testserver in cluster mode", "store", setup.String())
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
 	node := newServer(ctx, cfg)
-	srv := &http.Server{Handler: node, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{
+		Handler:           node,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
 	cfg.Logger.Info("testserver listening", "addr", ln.Addr().String())
 
 	errc := make(chan error, 1)
@@ -77,7 +105,7 @@ func run(addr, redisURL string, cfg config) error {
 		return err
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer cancel()
 	err = errors.Join(node.Shutdown(sctx), srv.Shutdown(sctx))
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {

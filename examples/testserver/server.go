@@ -2,11 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+
 	"time"
 
 	"github.com/sockjs-cluster/sockjs"
-	"github.com/sockjs-cluster/sockjs/internal/testservice"
 	"github.com/sockjs-cluster/sockjs/pubsub"
 	"github.com/sockjs-cluster/sockjs/store"
 )
@@ -18,9 +19,22 @@ type config struct {
 	NodeID    string
 	Store     store.Store // nil: in memory
 	Bus       pubsub.Bus  // nil: in memory
-	// ReceiverLease and DisconnectDelay: zero means the library's defaults.
+
+	// ReceiverLease and DisconnectDelay set every route's options of the
+	// same names; zero keeps the library's defaults.
 	ReceiverLease   time.Duration
 	DisconnectDelay time.Duration
+}
+
+// check refuses settings the flags cannot mean.
+func (c *config) check() error {
+	if c.ReceiverLease < 0 {
+		return fmt.Errorf("flag -receiver-lease %v: negative", c.ReceiverLease)
+	}
+	if c.DisconnectDelay < 0 {
+		return fmt.Errorf("flag -disconnect-delay %v: negative", c.DisconnectDelay)
+	}
+	return nil
 }
 
 // newServer builds the node serving every test service. The node is its
@@ -29,7 +43,7 @@ type config struct {
 // Background work (the ticker) stops when ctx ends.
 func newServer(ctx context.Context, cfg config) *sockjs.Server {
 	node := sockjs.NewServer(sockjs.Config{Logger: cfg.Logger, NodeID: cfg.NodeID, Store: cfg.Store, Bus: cfg.Bus})
-	testservice.Register(ctx, node, sockjs.Options{
+	registerServices(ctx, node, sockjs.Options{
 		SockJSURL:       cfg.SockJSURL,
 		ReceiverLease:   cfg.ReceiverLease,
 		DisconnectDelay: cfg.DisconnectDelay,

@@ -106,7 +106,13 @@ async function runChat(context, cfg) {
     }
   };
   for (const [url, file] of Object.entries(cfg.routes ?? {})) {
-    await context.route(url, (route) => route.fulfill({ path: file, contentType: 'application/javascript; charset=utf-8' }));
+    // As the CDN answers: the page loads it with crossorigin="anonymous"
+    // (for its integrity check), which needs the CORS header.
+    await context.route(url, (route) => route.fulfill({
+      path: file,
+      contentType: 'application/javascript; charset=utf-8',
+      headers: { 'Access-Control-Allow-Origin': '*' },
+    }));
   }
   const pages = [];
   const logs = [];

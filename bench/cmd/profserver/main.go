@@ -12,7 +12,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log"
 	"log/slog"
@@ -24,9 +26,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/sockjs-cluster/sockjs"
-	"github.com/sockjs-cluster/sockjs/internal/redisconfig"
 	"github.com/sockjs-cluster/sockjs/internal/testservice"
+	redisbus "github.com/sockjs-cluster/sockjs/pubsub/redis"
+	redisstore "github.com/sockjs-cluster/sockjs/store/redis"
 )
 
 func main() {
@@ -47,12 +52,14 @@ func main() {
 	defer stop()
 	cfg := sockjs.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), NodeID: *nodeID}
 	if *redisURL != "" {
-		backend, err := redisconfig.Open(ctx, *redisURL, "testserver")
+		rdb, err := openRedis(ctx, *redisURL)
 		if err != nil {
 			log.Fatal(err)
 		}
-		defer backend.Close()
-		cfg.Store, cfg.Bus = backend.Store, backend.Bus
+		// The same prefixes as examples/testserver -redis.
+		bus := redisbus.New(rdb, redisbus.Options{Prefix: "testserver:"})
+		defer func() { _ = errors.Join(bus.Close(), rdb.Close()) }()
+		cfg.Store, cfg.Bus = redisstore.New(rdb, redisstore.Options{Prefix: "testserver"}), bus
 	}
 	node := sockjs.NewServer(cfg)
 	testservice.Register(ctx, node, sockjs.Options{InsecureSkipOriginCheck: true})
@@ -78,4 +85,20 @@ func main() {
 	if err := srv.ListenAndServe(); err != http.ErrServerClosed {
 		log.Print(err)
 	}
+}
+
+// openRedis connects to the Redis at url (redis://host:port/db) with the
+// timeouts examples/testserver uses, and checks it answers.
+func openRedis(ctx context.Context, url string) (*redis.Client, error) {
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("redis URL %q: %w", url, err)
+	}
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = 2*time.Second, 2*time.Second, 2*time.Second
+	rdb := redis.NewClient(opts)
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		_ = rdb.Close()
+		return nil, fmt.Errorf("redis %s: %w", opts.Addr, err)
+	}
+	return rdb, nil
 }
