@@ -85,7 +85,6 @@ func (rt *route) openConn(ctx context.Context, r *http.Request, id string, kind 
 			break
 		}
 		if err != nil && !errors.Is(err, store.ErrReceiverBusy) && !errors.Is(err, store.ErrNotFound) {
-			rt.kickLease(err)
 			return nil, storeErr("open session", err)
 		}
 		if err == nil && res.Attached {

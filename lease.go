@@ -35,8 +35,9 @@ func (rt *route) renewNode(ctx context.Context, fresh bool) error {
 	return nil
 }
 
-// leaseLoop renews the lease every ReceiverLease/3, at once when asked
-// (kickLease), and every second while the store fails.
+// leaseLoop renews the lease every ReceiverLease/3, and every second while
+// the store fails (a hold refused for want of a lease renews at once: see
+// open).
 func (rt *route) leaseLoop() {
 	defer rt.srv.bg.Done()
 	every := rt.opts.ReceiverLease / 3
@@ -50,7 +51,6 @@ func (rt *route) leaseLoop() {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		case <-rt.leaseKick:
 		}
 		rt.srv.pausePoint()
 		sent := time.Now()
@@ -110,18 +110,6 @@ func (rt *route) open(ctx context.Context, key string, req store.OpenRequest) (s
 		res, err = rt.store.Open(ctx, rt.name, key, req)
 	}
 	return res, err
-}
-
-// kickLease asks leaseLoop for a renewal now: a hold was refused because
-// the store saw no live lease of this node.
-func (rt *route) kickLease(err error) {
-	if !errors.Is(err, store.ErrNodeLease) {
-		return
-	}
-	select {
-	case rt.leaseKick <- struct{}{}:
-	default:
-	}
 }
 
 // retakeConns has every websocket session of this node take its hold again

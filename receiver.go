@@ -38,11 +38,9 @@ type receiver struct {
 	quiet    time.Time         // when the receiver last handed over a frame
 
 	// cursor is the sequence number of the last message this receiver has
-	// handed its transport; acked is where the store's cursor is, as far as
-	// the receiver knows. Messages in between were taken from offers and
-	// are acknowledged by the next pull or the release.
-	cursor, acked uint64
-	unacked       int
+	// handed its transport. Messages taken from offers move it, and are
+	// acknowledged to the store before they are handed over (Next).
+	cursor uint64
 
 	lost atomic.Bool // the node's lease ran out with the store unreachable
 
@@ -183,7 +181,6 @@ func (rt *route) attach(ctx context.Context, r *http.Request, id string, kind tr
 		return nil, transports.ErrNotFound
 	case err != nil:
 		rt.unregister(rc)
-		rt.kickLease(err)
 		return nil, storeErr("open session", err)
 	}
 	rc.attached = res.Attached
@@ -211,7 +208,7 @@ func (rt *route) attach(ctx context.Context, r *http.Request, id string, kind tr
 		return rc, nil
 	}
 	rc.pending = res.Messages
-	rc.cursor, rc.acked = res.Cursor, res.Cursor
+	rc.cursor = res.Cursor
 	if res.Missed {
 		rt.missedBroadcasts(ctx, id)
 	}
@@ -369,7 +366,6 @@ func (rc *receiver) takeOffers() (msgs []string, gap bool) {
 			skip = int(rc.cursor - p.first + 1)
 		}
 		msgs = append(msgs, p.msgs[skip:]...)
-		rc.unacked += len(p.msgs) - skip
 		rc.cursor = last
 	}
 	return msgs, false
@@ -422,13 +418,13 @@ func (rc *receiver) Next(ctx context.Context) (transports.Batch, error) {
 	for {
 		// Where to go back to should the store fail before the offered
 		// messages are handed over.
-		mark, markUnacked := rc.cursor, rc.unacked
+		mark := rc.cursor
 		var gap, beat bool
 		select {
 		case <-rc.wake:
 			srv.pausePoint()
 			if rc.lost.Load() {
-				rc.cursor, rc.unacked = mark, markUnacked
+				rc.cursor = mark
 				rc.attached = false
 				return transports.Batch{Close: &transports.Close{Code: CodeServerError, Reason: "Session store unavailable"}}, nil
 			}
@@ -479,7 +475,7 @@ func (rc *receiver) Next(ctx context.Context) (transports.Batch, error) {
 		switch {
 		case err == nil:
 		case ctx.Err() != nil:
-			rc.cursor, rc.unacked = mark, markUnacked // nothing was written
+			rc.cursor = mark // nothing was written
 			return transports.Batch{}, ctx.Err()
 		case errors.Is(err, store.ErrNotReceiver), errors.Is(err, store.ErrNotFound):
 			// The hold is gone: whatever was offered may be another
@@ -491,14 +487,14 @@ func (rc *receiver) Next(ctx context.Context) (transports.Batch, error) {
 			}
 			return transports.Batch{Close: &transports.Close{Code: CodeInterrupted, Reason: "Connection interrupted"}}, nil
 		default:
-			rc.cursor, rc.unacked = mark, markUnacked
+			rc.cursor = mark
 			rc.rt.log.Warn("sockjs: reading session", "session", rc.key, "err", err)
 			return transports.Batch{Close: &transports.Close{Code: CodeServerError, Reason: "Session store unavailable"}}, nil
 		}
 		if res.Released {
 			rc.released = true
 		}
-		rc.cursor, rc.acked, rc.unacked = res.Cursor, res.Cursor, 0
+		rc.cursor = res.Cursor
 		if res.Missed {
 			rc.rt.missedBroadcasts(ctx, rc.key)
 		}
@@ -542,18 +538,8 @@ func (rc *receiver) Release(aborted bool) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(rc.ctx), rt.opts.WriteTimeout)
 	defer cancel()
 	if !rc.released {
-		var err error
-		if rc.cursor > rc.acked {
-			// Acknowledge what came from offers, and let go, in one step.
-			_, err = rt.store.Pull(ctx, rt.name, rc.key, store.PullRequest{
-				Receiver: rc.name, Idle: rt.opts.DisconnectDelay, Ack: rc.cursor, Release: true, Max: -1,
-			})
-			if errors.Is(err, store.ErrNotReceiver) {
-				err = nil // the lease lapsed: nothing to give up
-			}
-		} else {
-			err = rt.store.Release(ctx, rt.name, rc.key, rc.name, rt.opts.DisconnectDelay)
-		}
+		// Nothing is left to acknowledge: Next did before handing over.
+		err := rt.store.Release(ctx, rt.name, rc.key, rc.name, rt.opts.DisconnectDelay)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			rt.log.Warn("sockjs: releasing session", "session", rc.key, "err", err)
 		}

@@ -10,7 +10,7 @@ import (
 )
 
 func newTestReceiver(cursor uint64) *receiver {
-	return &receiver{cursor: cursor, acked: cursor, wake: make(chan struct{}, 1)}
+	return &receiver{cursor: cursor, wake: make(chan struct{}, 1)}
 }
 
 func TestTakeOffers(t *testing.T) {

@@ -48,8 +48,7 @@ type route struct {
 	recvSeq atomic.Uint64
 	known   knownSessions // sessions recently seen open, for Send
 
-	epoch     atomic.Uint64 // this node's epoch on the route (0 before the first renewal)
-	leaseKick chan struct{}
+	epoch atomic.Uint64 // this node's epoch on the route (0 before the first renewal)
 
 	reapSoon atomic.Bool // this node created or let go of a session: reap at the short period
 
@@ -96,7 +95,6 @@ func newRoute(srv *Server, name, prefix string, h Handler, opts Options) *route 
 		receivers: map[string]map[*receiver]struct{}{},
 		byName:    map[string]*receiver{},
 		conns:     map[string]*connSession{},
-		leaseKick: make(chan struct{}, 1),
 	}
 	if rt.store == nil {
 		rt.store = srv.cfg.Store
