@@ -1,24 +1,19 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"flag"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sockjs-cluster/sockjs"
+	"github.com/sockjs-cluster/sockjs/internal/redistest"
 )
 
 // TestSentinel runs -redis-sentinel against a real redis-server and a real
@@ -26,21 +21,9 @@ import (
 // and writes its sessions there. Without redis-server the test is skipped,
 // except in CI (CI set), which installs it.
 func TestSentinel(t *testing.T) {
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("redis-server is not installed (CI must install it)")
-		}
-		t.Skip("redis-server is not installed")
-	}
-	dir := t.TempDir()
-	master := startRedis(t, bin, dir, "master", "--save", "", "--appendonly", "no")
-	host, port, _ := net.SplitHostPort(master)
-	conf := filepath.Join(dir, "sentinel.conf")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf("sentinel monitor chatmaster %s %s 1\n", host, port)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	sentinel := startRedis(t, bin, dir, "sentinel", conf, "--sentinel")
+	masterSrv := redistest.Start(t)
+	master := masterSrv.Addr
+	sentinel := redistest.StartSentinel(t, "chatmaster", masterSrv).Addr
 
 	fs := flag.NewFlagSet("chat", flag.ContinueOnError)
 	var rf redisFlags
@@ -90,68 +73,4 @@ func TestSentinel(t *testing.T) {
 	if err != nil || len(keys) == 0 {
 		t.Fatalf("master keys %q, %v; want the session's", keys, err)
 	}
-}
-
-// startRedis starts redis-server with args on a free loopback port, waits
-// for it to answer PING, stops it when the test ends and returns its
-// address.
-func startRedis(t *testing.T, bin, dir, name string, args ...string) string {
-	t.Helper()
-	for attempt := 0; attempt < 5; attempt++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := l.Addr().String()
-		_, port, _ := net.SplitHostPort(addr)
-		l.Close()
-		logPath := filepath.Join(dir, name+".log")
-		cmd := exec.Command(bin, append(args, "--port", port, "--bind", "127.0.0.1", "--dir", dir, "--logfile", logPath)...)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		stop := func() { _ = cmd.Process.Kill(); <-done }
-		deadline := time.Now().Add(5 * time.Second)
-	wait:
-		for time.Now().Before(deadline) {
-			select {
-			case <-done: // exited, e.g. the port was taken meanwhile
-				break wait
-			default:
-			}
-			if pingRedis(addr) == nil {
-				t.Cleanup(stop)
-				return addr
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		stop()
-		b, _ := os.ReadFile(logPath)
-		t.Logf("%s on %s did not start: %s", name, addr, strings.TrimSpace(string(b)))
-	}
-	t.Fatalf("could not start %s", name)
-	return ""
-}
-
-// pingRedis sends an inline PING and waits for +PONG.
-func pingRedis(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if !strings.HasPrefix(line, "+PONG") {
-		return fmt.Errorf("unexpected reply %q", line)
-	}
-	return nil
 }

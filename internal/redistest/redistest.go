@@ -29,6 +29,7 @@ type Server struct {
 	t    testing.TB
 	bin  string
 	dir  string
+	args []string // before the common ones (a sentinel's config file)
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -37,6 +38,23 @@ type Server struct {
 // Start starts a redis-server for the test and stops it in t.Cleanup.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	return start(t, nil)
+}
+
+// StartSentinel starts a Redis Sentinel monitoring master (a Server of
+// the same test) under the name name, with a quorum of one.
+func StartSentinel(t testing.TB, name string, master *Server) *Server {
+	t.Helper()
+	conf := filepath.Join(t.TempDir(), "sentinel.conf")
+	line := fmt.Sprintf("sentinel monitor %s 127.0.0.1 %d 1\n", name, master.Port)
+	if err := os.WriteFile(conf, []byte(line), 0o644); err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	return start(t, []string{conf, "--sentinel"})
+}
+
+func start(t testing.TB, args []string) *Server {
+	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		if os.Getenv("CI") != "" {
@@ -44,7 +62,7 @@ func Start(t testing.TB) *Server {
 		}
 		t.Skip("redistest: redis-server not installed; install it to run this test")
 	}
-	s := &Server{t: t, bin: bin, dir: t.TempDir()}
+	s := &Server{t: t, bin: bin, dir: t.TempDir(), args: args}
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
 		port, err := freePort()
@@ -65,7 +83,7 @@ func Start(t testing.TB) *Server {
 func (s *Server) URL() string { return "redis://" + s.Addr + "/0" }
 
 func (s *Server) start() error {
-	cmd := exec.Command(s.bin,
+	cmd := exec.Command(s.bin, append(append([]string(nil), s.args...),
 		"--port", strconv.Itoa(s.Port),
 		"--bind", "127.0.0.1",
 		"--save", "",
@@ -73,7 +91,7 @@ func (s *Server) start() error {
 		"--dir", s.dir,
 		"--protected-mode", "yes",
 		"--loglevel", "warning",
-	)
+	)...)
 	logf, err := os.Create(filepath.Join(s.dir, "redis.log"))
 	if err != nil {
 		return err
