@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"time"
-
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/sockjs-cluster/sockjs/store"
 	"github.com/sockjs-cluster/sockjs/transports"
@@ -15,8 +15,9 @@ import (
 // item is one queued outgoing message of a websocket session; frame, when
 // set, is its shared pre-encoded array frame (broadcasts).
 type item struct {
-	msg   string
-	frame []byte
+	msg    string
+	frame  []byte
+	charge int // what it counts against the node's budget (see budget.go)
 }
 
 // connSession is a websocket session on the node that holds its
@@ -42,7 +43,10 @@ type connSession struct {
 	mu        sync.Mutex
 	w         transports.BatchWriter // set by Start
 	queue     []item
-	queued    int // bytes of the messages in queue
+	queued    int          // bytes of the messages in queue
+	charged   int          // their charge against the node's budget
+	inflight  int          // the charge of the batch being written
+	held      atomic.Int64 // charged + inflight, for the node's budget
 	closing   *transports.Close
 	sentOpen  bool
 	hbDue     bool          // a heartbeat is to be written
@@ -130,27 +134,36 @@ func (rt *route) drainConns() {
 
 // send queues one message from this node.
 func (c *connSession) send(msg string) error {
-	return c.enqueue(item{msg: msg}, true)
+	return c.enqueue(item{msg: msg, charge: len(msg) + itemOverhead}, true)
 }
 
 // enqueue queues it and, if write is set, has it written. Callers that
 // queue many items in a row pass false and call flush once at the end.
 func (c *connSession) enqueue(it item, write bool) error {
+	srv := c.rt.srv
+	if !srv.reserve(c, int64(it.charge)) {
+		c.shed(CodeSlowConsumer, ReasonNodeBudget)
+		return ErrSlowConsumer
+	}
 	c.mu.Lock()
 	if c.closing != nil {
 		c.mu.Unlock()
+		srv.unreserve(c, int64(it.charge))
 		return ErrSessionClosed
 	}
 	if len(c.queue) >= c.rt.opts.MaxQueue || c.queued+len(it.msg) > c.rt.opts.MaxQueueBytes {
 		c.closing = &transports.Close{Code: CodeSlowConsumer, Reason: "Slow consumer"}
+		c.dropQueue()
 		if c.claim() {
 			c.writeAsync()
 		}
 		c.mu.Unlock()
+		srv.unreserve(c, int64(it.charge))
 		return ErrSlowConsumer
 	}
 	c.queue = append(c.queue, it)
 	c.queued += len(it.msg)
+	c.charged += it.charge
 	if write && c.claim() {
 		c.writeAsync()
 	}
@@ -258,6 +271,11 @@ func (c *connSession) write() {
 			return
 		}
 		ended := c.w.WriteBatch(b)
+		c.mu.Lock()
+		written := c.inflight
+		c.inflight = 0
+		c.mu.Unlock()
+		c.rt.srv.unreserve(c, int64(written))
 		if b.Messages != nil && cap(b.Messages) <= maxKeptMessages {
 			clear(b.Messages)
 			c.msgs = b.Messages[:0]
@@ -300,6 +318,8 @@ func (c *connSession) take() (transports.Batch, bool) {
 		clear(c.queue)
 		c.queue = c.queue[:0]
 		c.queued = 0
+		c.inflight += c.charged
+		c.charged = 0
 	}
 	b.Close = c.closing
 	if b.Open || b.Frame != nil || b.Messages != nil || b.Close != nil {
@@ -446,6 +466,7 @@ func (c *connSession) Release(aborted bool) {
 	rt.reapSoon.Store(true)
 	c.mu.Lock()
 	c.end()
+	c.dropQueue()
 	c.mu.Unlock()
 	c.stopTimers()
 	rt.mu.Lock()

@@ -14,3 +14,6 @@ func SetPause(s *Server, pause func()) {
 	}
 	s.pause.Store(&pause)
 }
+
+// BufferedBytes is what the node counts against Config.MaxBufferedBytes.
+func BufferedBytes(s *Server) int64 { return s.buffers.used.Load() }

@@ -629,8 +629,13 @@ func (rt *route) deliverBroadcast(seq uint64, msg string, later bool) {
 		}
 	}
 	rt.mu.Unlock()
+	// The frame is shared: each session is charged its part of it.
+	charge := itemOverhead
+	if len(conns) > 0 {
+		charge += len(f) / len(conns)
+	}
 	for _, c := range conns {
-		if c.enqueue(item{msg: msg, frame: f}, !later) == nil && later {
+		if c.enqueue(item{msg: msg, frame: f, charge: charge}, !later) == nil && later {
 			rt.flushLater(c)
 		}
 	}
@@ -732,7 +737,7 @@ func (rt *route) handleNodeMessage(payload []byte, later bool) {
 	case msgDeliver:
 		if c := rt.conn(m.key); c != nil {
 			for _, msg := range m.msgs {
-				if c.enqueue(item{msg: msg}, !later) != nil {
+				if c.enqueue(item{msg: msg, charge: len(msg) + itemOverhead}, !later) != nil {
 					break
 				}
 			}

@@ -31,6 +31,16 @@ type Config struct {
 	// NodeID names this node on the bus; it must be unique in the cluster
 	// and must not contain '/'. Empty means a random id.
 	NodeID string
+	// MaxBufferedBytes is the node's budget for what it holds for its
+	// websocket clients, all routes together: their send queues and the
+	// batches being written (each message's bytes plus a small allowance;
+	// a broadcast's shared frame is counted once). When it is reached, the
+	// sessions holding the most are closed first, with
+	// c[1008,ReasonNodeBudget], and their queues dropped, so that a few slow
+	// or hostile clients cannot grow the node. Each session is bounded on
+	// its own as well (Options.MaxQueueBytes). The store bounds what it
+	// keeps for the other transports (see its options). Zero means 32 MiB.
+	MaxBufferedBytes int64
 }
 
 // Server is one node: any number of SockJS routes sharing a store, a bus
@@ -52,6 +62,8 @@ type Server struct {
 	active   sync.WaitGroup // receivers and websocket sessions in flight
 	owned    []interface{ Close() error }
 
+	buffers budget // what the node holds for websocket clients
+
 	pause atomic.Pointer[func()] // a test's freeze (pausePoint); nil in production
 }
 
@@ -67,6 +79,10 @@ func NewServer(cfg Config) *Server {
 	}
 	if s.nodeID == "" {
 		s.nodeID = randomID(8)
+	}
+	s.buffers.max = cfg.MaxBufferedBytes
+	if s.buffers.max <= 0 {
+		s.buffers.max = 32 << 20
 	}
 	if s.log == nil {
 		s.log = slog.Default()

@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sockjs-cluster/sockjs/store"
@@ -54,7 +55,20 @@ type Options struct {
 	// newest message stays whatever its size). A session that had not
 	// taken a dropped broadcast learns so (store.PullResult.Missed).
 	MaxBroadcastBytes int
+	// MaxTotalQueueBytes is the store's budget for all sessions' unread
+	// unicast messages together, counting each message's bytes plus
+	// QueueEntryOverhead. Past it, Push refuses (store.ErrQueueFull) the
+	// biggest consumers first: a session whose queue holds at least the
+	// mean of the non-empty queues; the others may still queue until twice
+	// the budget, where every Push is refused. Zero means 32 MiB. So many
+	// sessions that each stay under MaxQueueBytes cannot together grow the
+	// process without bound.
+	MaxTotalQueueBytes int64
 }
+
+// QueueEntryOverhead is what a queued message costs the memory store
+// beyond its bytes, as MaxTotalQueueBytes counts it.
+const QueueEntryOverhead = 48
 
 func (o Options) withDefaults() Options {
 	if o.MaxQueue <= 0 {
@@ -72,6 +86,9 @@ func (o Options) withDefaults() Options {
 	if o.MaxBroadcastBytes <= 0 {
 		o.MaxBroadcastBytes = 16 << 20
 	}
+	if o.MaxTotalQueueBytes <= 0 {
+		o.MaxTotalQueueBytes = 32 << 20
+	}
 	return o
 }
 
@@ -82,6 +99,94 @@ type Store struct {
 
 	mu     sync.RWMutex
 	routes map[string]*route
+
+	usage usage // every route's queues together
+}
+
+// usage is what the store's queues hold, across routes.
+type usage struct {
+	bytes   atomic.Int64 // message bytes plus QueueEntryOverhead each
+	queues  atomic.Int64 // sessions whose queue is not empty
+	refused atomic.Int64 // pushes refused by MaxTotalQueueBytes
+}
+
+// Usage is a snapshot of what a Store holds for clients.
+type Usage struct {
+	// QueuedBytes is the unread unicast messages' bytes plus
+	// QueueEntryOverhead each, across all routes: what MaxTotalQueueBytes
+	// bounds.
+	QueuedBytes int64
+	// Queues is the number of sessions with unread unicast messages.
+	Queues int64
+	// BroadcastBytes is the bytes of the routes' retained broadcasts.
+	BroadcastBytes int64
+	// BudgetRefusals counts the pushes MaxTotalQueueBytes refused.
+	BudgetRefusals int64
+}
+
+// Usage reports what the store holds for clients now.
+func (s *Store) Usage() Usage {
+	u := Usage{
+		QueuedBytes:    s.usage.bytes.Load(),
+		Queues:         s.usage.queues.Load(),
+		BudgetRefusals: s.usage.refused.Load(),
+	}
+	s.mu.RLock()
+	routes := make([]*route, 0, len(s.routes))
+	for _, r := range s.routes {
+		routes = append(routes, r)
+	}
+	s.mu.RUnlock()
+	for _, r := range routes {
+		r.mu.Lock()
+		u.BroadcastBytes += int64(r.logBytes)
+		r.mu.Unlock()
+	}
+	return u
+}
+
+// queueGrew and queueShrank keep a session's queue bytes and the store's
+// usage in step; n messages of size bytes in all. r.mu must be held.
+func (u *usage) queueGrew(ss *session, n, size int) {
+	if n == 0 {
+		return
+	}
+	if ss.queue.len() == n { // was empty
+		u.queues.Add(1)
+	}
+	ss.queueBytes += size
+	u.bytes.Add(int64(size + n*QueueEntryOverhead))
+}
+
+func (u *usage) queueShrank(ss *session, n, size int) {
+	if n == 0 {
+		return
+	}
+	if ss.queue.len() == 0 {
+		u.queues.Add(-1)
+	}
+	ss.queueBytes -= size
+	u.bytes.Add(-int64(size + n*QueueEntryOverhead))
+}
+
+// admit tells whether a push of n messages of size bytes to ss fits the
+// store's budget.
+func (s *Store) admit(ss *session, n, size int) bool {
+	add := int64(size + n*QueueEntryOverhead)
+	total := s.usage.bytes.Load() + add
+	budget := s.opts.MaxTotalQueueBytes
+	if total <= budget {
+		return true
+	}
+	if total <= 2*budget {
+		// Over budget: only the smaller consumers may still queue.
+		mine := int64(ss.queueBytes+ss.queue.len()*QueueEntryOverhead) + add
+		if q := s.usage.queues.Load(); q > 0 && mine < s.usage.bytes.Load()/q {
+			return true
+		}
+	}
+	s.usage.refused.Add(1)
+	return false
 }
 
 var _ store.Store = (*Store)(nil)
@@ -98,7 +203,8 @@ func New(opts Options) *Store {
 // route holds one route's sessions, sequence, broadcast log and expiry heap
 // under one mutex.
 type route struct {
-	name string
+	name  string
+	usage *usage // the store's
 
 	mu       sync.Mutex
 	seq      uint64 // last sequence number handed out
@@ -172,7 +278,7 @@ func (s *Store) route(name string, create bool) *route {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if r = s.routes[name]; r == nil {
-		r = &route{name: name, sessions: make(map[string]*session)}
+		r = &route{name: name, usage: &s.usage, sessions: make(map[string]*session)}
 		s.routes[name] = r
 	}
 	return r
@@ -364,9 +470,11 @@ func (s *Store) Push(ctx context.Context, routeName, id string, msgs []string) (
 	if ss.queueBytes+size > s.opts.MaxQueueBytes {
 		return store.PushResult{}, fmt.Errorf("memory: push %s/%s: %d unread bytes: %w", routeName, id, ss.queueBytes, store.ErrQueueFull)
 	}
-	ss.queueBytes += size
 	if len(msgs) == 0 {
 		return res, nil
+	}
+	if !s.admit(ss, len(msgs), size) {
+		return store.PushResult{}, fmt.Errorf("memory: push %s/%s: the store holds %d queued bytes: %w", routeName, id, s.usage.bytes.Load(), store.ErrQueueFull)
 	}
 	res.Prev = ss.cursor
 	if n := ss.queue.len(); n > 0 {
@@ -380,6 +488,7 @@ func (s *Store) Push(ctx context.Context, routeName, id string, msgs []string) (
 		r.seq++
 		ss.queue.push(queued{seq: r.seq, msg: m})
 	}
+	r.usage.queueGrew(ss, len(msgs), size)
 	return res, nil
 }
 
@@ -553,6 +662,7 @@ func (s *Store) Reap(ctx context.Context, routeName string, max int) ([]store.Se
 		heap.Pop(&r.deadline)
 		out = append(out, r.snapshot(ss, now))
 		r.unhold(ss)
+		r.dropQueue(ss)
 		delete(r.sessions, ss.id)
 		if ss.state == store.StateOpen {
 			r.open--
@@ -685,7 +795,7 @@ func (r *route) take(ss *session, max int) (out []string, missed bool) {
 		switch {
 		case qs != 0 && (ls == 0 || qs < ls):
 			q := ss.queue.pop()
-			ss.queueBytes -= len(q.msg)
+			r.usage.queueShrank(ss, 1, len(q.msg))
 			out = append(out, q.msg)
 			ss.cursor = q.seq
 		case ls != 0:
@@ -703,11 +813,19 @@ func (r *route) take(ss *session, max int) (out []string, missed bool) {
 	return out, missed
 }
 
+// dropQueue empties the queue of a session that is going away.
+func (r *route) dropQueue(ss *session) {
+	if n := ss.queue.len(); n > 0 {
+		ss.queue = fifo[queued]{}
+		r.usage.queueShrank(ss, n, ss.queueBytes)
+	}
+}
+
 // dropAcked drops the queued messages at or behind the cursor: those a
 // receiver acknowledged (PullRequest.Ack).
 func (r *route) dropAcked(ss *session) {
 	for ss.queue.len() > 0 && ss.queue.at(0).seq <= ss.cursor {
-		ss.queueBytes -= len(ss.queue.pop().msg)
+		r.usage.queueShrank(ss, 1, len(ss.queue.pop().msg))
 	}
 }
 

@@ -62,11 +62,11 @@ func mustPull(t *testing.T, s *Store, route, id, receiver string) []string {
 
 func TestOptionsDefaults(t *testing.T) {
 	got := New(Options{}).opts
-	want := Options{MaxQueue: 10000, BroadcastRetention: time.Minute, MaxBroadcastLog: 100000, MaxQueueBytes: 1 << 20, MaxBroadcastBytes: 16 << 20}
+	want := Options{MaxQueue: 10000, BroadcastRetention: time.Minute, MaxBroadcastLog: 100000, MaxQueueBytes: 1 << 20, MaxBroadcastBytes: 16 << 20, MaxTotalQueueBytes: 32 << 20}
 	if got != want {
 		t.Fatalf("defaults = %+v, want %+v", got, want)
 	}
-	custom := Options{MaxQueue: 1, BroadcastRetention: time.Second, MaxBroadcastLog: 2, MaxQueueBytes: 3, MaxBroadcastBytes: 4}
+	custom := Options{MaxQueue: 1, BroadcastRetention: time.Second, MaxBroadcastLog: 2, MaxQueueBytes: 3, MaxBroadcastBytes: 4, MaxTotalQueueBytes: 5}
 	if got := New(custom).opts; got != custom {
 		t.Fatalf("custom options = %+v, want %+v", got, custom)
 	}
