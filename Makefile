@@ -39,7 +39,10 @@ fuzz:
 	go test -run='^$$' -fuzz='^FuzzParseSessionPath$$' -fuzztime=$(FUZZTIME) .
 	go test -run='^$$' -fuzz='^FuzzNodeMessage$$' -fuzztime=$(FUZZTIME) .
 	go test -run='^$$' -fuzz='^FuzzBroadcastMessage$$' -fuzztime=$(FUZZTIME) .
+	go test -run='^$$' -fuzz='^FuzzEncodeMeta$$' -fuzztime=$(FUZZTIME) .
 	go test -run='^$$' -fuzz='^FuzzParseSendBody$$' -fuzztime=$(FUZZTIME) ./transports
+	go test -run='^$$' -fuzz='^FuzzReadBody$$' -fuzztime=$(FUZZTIME) ./transports
+	go test -run='^$$' -fuzz='^FuzzQueueBudget$$' -fuzztime=$(FUZZTIME) ./store/memory
 	go test -run='^$$' -fuzz='^FuzzParseMessages$$' -fuzztime=$(FUZZTIME) ./internal/frame
 	go test -run='^$$' -fuzz='^FuzzAppendQuote$$' -fuzztime=$(FUZZTIME) ./internal/frame
 	go test -run='^$$' -fuzz='^FuzzAppendMessages$$' -fuzztime=$(FUZZTIME) ./internal/frame

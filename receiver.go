@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sockjs-cluster/sockjs/internal/frame"
 	"github.com/sockjs-cluster/sockjs/store"
@@ -74,16 +75,13 @@ func (rt *route) owner(r *http.Request) string {
 // JSON that encoding/json would decode into a Request, written directly
 // (every websocket session's creation encodes one). Only the headers keep
 // accepts are written (all when keep is nil), and none that would take the
-// encoding past max bytes (no bound when max <= 0); a URI longer than half
-// of max, or a host longer than an eighth, is cut (a remote address is
-// short).
+// encoding past max bytes (no bound when max <= 0); a URI whose encoding
+// takes more than half of max, or a host more than an eighth, is cut (a
+// remote address is short).
 func encodeMeta(req *Request, keep func(string) bool, max int) []byte {
 	uri, host := req.RequestURI, req.Host
-	if max > 0 && len(uri) > max/2 {
-		uri = uri[:max/2]
-	}
-	if max > 0 && len(host) > max/8 {
-		host = host[:max/8]
+	if max > 0 {
+		uri, host = quotedPrefix(uri, max/2), quotedPrefix(host, max/8)
 	}
 	b := make([]byte, 0, 128+len(req.RemoteAddr)+len(host)+len(uri))
 	b = append(b, `{"remote_addr":`...)
@@ -128,6 +126,28 @@ func encodeMeta(req *Request, keep func(string) bool, max int) []byte {
 	}
 	b = append(b, '}')
 	return append(b, '}')
+}
+
+// quotedPrefix returns the longest prefix of s whose JSON string encoding
+// (quotes and escapes included) takes at most n bytes.
+func quotedPrefix(s string, n int) string {
+	if len(s)+2 <= n && len(frame.AppendQuote(nil, s)) <= n {
+		return s
+	}
+	// Escapes only lengthen: the prefix is at most n-2 bytes long.
+	lo, hi := 0, min(len(s), max(n-2, 0))
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if len(frame.AppendQuote(nil, s[:mid])) <= n {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	for lo > 0 && lo < len(s) && !utf8.RuneStart(s[lo]) {
+		lo-- // not in the middle of a character
+	}
+	return s[:lo]
 }
 
 // storedMeta encodes the opening request as the route keeps it.

@@ -143,3 +143,44 @@ func TestStoredMetaBounded(t *testing.T) {
 		t.Errorf("Authorization listed explicitly: %+v, %v", got.Header, err)
 	}
 }
+
+// FuzzEncodeMeta: whatever the opening request holds, its stored copy is
+// JSON that decodes into a Request, stays within the bound (plus the
+// remote address, which the server sets), and keeps no header the route
+// does not keep.
+func FuzzEncodeMeta(f *testing.F) {
+	f.Add("/r/000/abc/xhr?x=1", "example.com", "User-Agent", "Mozilla", "Cookie", "secret", 2048)
+	f.Add(strings.Repeat("\x01", 3000), strings.Repeat("\u2028", 500), "Origin", strings.Repeat("\x00", 100), "Authorization", "Bearer x", 100)
+	f.Add("", "", "", "", "", "", 0)
+	f.Fuzz(func(t *testing.T, uri, host, k1, v1, k2, v2 string, max int) {
+		if max < 0 || max > 1<<16 {
+			max = 2048
+		}
+		req := &Request{
+			RemoteAddr: "127.0.0.1:1234", Host: host, RequestURI: uri,
+			Header: http.Header{k1: {v1}, k2: {v2, v1}, "Cookie": {"c=1"}, "Authorization": {"Basic x"}},
+		}
+		keep := func(name string) bool { return name == k1 && name != "Cookie" && name != "Authorization" }
+		b := encodeMeta(req, keep, max)
+		var got Request
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatalf("encodeMeta = %q: %v", b, err)
+		}
+		for name := range got.Header {
+			if !keep(name) && !(keep(k1) && name == string([]rune(k1))) {
+				t.Fatalf("stored header %q, which the route does not keep", name)
+			}
+		}
+		// The fixed keys and the remote address are outside the bound.
+		if slack := 64 + len(req.RemoteAddr); max > 0 && len(b) > max+slack {
+			t.Fatalf("encoded %d bytes, bound %d", len(b), max)
+		}
+		valid := string([]rune(uri)) // as JSON decodes invalid UTF-8
+		if max > 0 && !strings.HasPrefix(valid, strings.TrimRight(got.RequestURI, "\uFFFD")) {
+			t.Fatalf("stored URI %q is not a prefix of %q", got.RequestURI, uri)
+		}
+		if max <= 0 && got.RequestURI != valid && got.RequestURI != uri {
+			t.Fatalf("stored URI %q, want %q", got.RequestURI, uri)
+		}
+	})
+}

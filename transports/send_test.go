@@ -1,7 +1,9 @@
 package transports
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -81,4 +83,64 @@ func TestReadBodyGrowsWithWhatArrives(t *testing.T) {
 	if c := cap(*bp); c > 2*announceTrust {
 		t.Fatalf("buffer of %d bytes for a 9-byte body announced as 1 MiB", c)
 	}
+}
+
+// chunkReader hands out its data in the chunk sizes it is given, in turn.
+type chunkReader struct {
+	data   []byte
+	chunks []byte
+	i      int
+}
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	if len(r.data) == 0 {
+		return 0, io.EOF
+	}
+	n := 1
+	if len(r.chunks) > 0 {
+		n = int(r.chunks[r.i%len(r.chunks)]) + 1
+		r.i++
+	}
+	n = min(n, len(p), len(r.data))
+	copy(p, r.data[:n])
+	r.data = r.data[n:]
+	return n, nil
+}
+
+// FuzzReadBody: readBody returns exactly the body when it is within the
+// limit and errTooLarge otherwise, whatever the body's chunking and
+// announced length, and its buffer grows with what arrived, not with what
+// was announced.
+func FuzzReadBody(f *testing.F) {
+	f.Add([]byte(`["a","b"]`), []byte{0, 3, 7}, int64(9), int64(100))
+	f.Add([]byte("x"), []byte{}, int64(1<<20), int64(1<<20))
+	f.Add(bytes.Repeat([]byte("y"), 5000), []byte{255}, int64(-1), int64(4096))
+	f.Fuzz(func(t *testing.T, body, chunks []byte, announced, limit int64) {
+		if limit < 0 || limit > 1<<20 {
+			limit = 1 << 10
+		}
+		r := httptest.NewRequest("POST", "/", nil)
+		r.Body = io.NopCloser(&chunkReader{data: body, chunks: chunks})
+		r.ContentLength = announced
+		bp, err := readBody(r, limit)
+		switch {
+		case announced > limit || int64(len(body)) > limit:
+			if !errors.Is(err, errTooLarge) {
+				t.Fatalf("%d bytes (announced %d) over limit %d: err %v", len(body), announced, limit, err)
+			}
+			return
+		case err != nil:
+			t.Fatalf("%d bytes within limit %d: %v", len(body), limit, err)
+		}
+		defer putBody(bp)
+		if !bytes.Equal(*bp, body) {
+			t.Fatalf("read %q, want %q", *bp, body)
+		}
+		// Pooled buffers may be larger from earlier use, but never past
+		// what the pool keeps, what arrived (doubled by append) or what
+		// is trusted of the announcement.
+		if c := cap(*bp); c > max(maxPooledBody, 2*len(body)+2, announceTrust+1) {
+			t.Fatalf("buffer of %d bytes for a %d-byte body announced as %d", c, len(body), announced)
+		}
+	})
 }
