@@ -2,6 +2,7 @@ package sockjs_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -358,4 +359,47 @@ func TestEndlessFragmentsAreCut(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	t.Fatal("the server still read an endless fragmented message after 5s")
+}
+
+// TestEmptyFragmentsCountOnTheWire: with the default MessageTimeout, an
+// endless run of empty fragments is cut by the bytes it takes on the wire,
+// after thousands of frames, not millions.
+func TestEmptyFragmentsCountOnTheWire(t *testing.T) {
+	for _, path := range []string{"sockjs", "raw"} {
+		t.Run(path, func(t *testing.T) {
+			tn := startNode(t, sockjs.Config{}, newRecorder().handler(nil), sockjs.Options{RawWebSocket: true})
+			var raw net.Conn
+			if path == "raw" {
+				url := "ws" + strings.TrimPrefix(tn.url, "http") + "/websocket"
+				c, _, err := websocket.DefaultDialer.Dial(url, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				raw = c.UnderlyingConn()
+			} else {
+				raw = tn.dial(newID()).UnderlyingConn()
+			}
+			if _, err := raw.Write([]byte{0x01, 0x80, 1, 2, 3, 4}); err != nil {
+				t.Fatal(err)
+			}
+			// Far fewer than the kernel's socket buffers hold, so that the
+			// writes succeed until the server has read them.
+			batch := bytes.Repeat([]byte{0x00, 0x80, 1, 2, 3, 4}, 1000)
+			start := time.Now()
+			for sent := 0; sent < 2_000_000; sent += 1000 {
+				_ = raw.SetWriteDeadline(time.Now().Add(time.Second))
+				if _, err := raw.Write(batch); err != nil {
+					// Cut by the bytes on the wire, long before MessageTimeout
+					// (10 s) would have cut it.
+					if d := time.Since(start); d > 3*time.Second {
+						t.Fatalf("cut after %v", d)
+					}
+					return
+				}
+				time.Sleep(time.Millisecond)
+			}
+			t.Fatalf("the server still read after 2 000 000 empty fragments, %v", time.Since(start))
+		})
+	}
 }

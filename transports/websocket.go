@@ -1,9 +1,11 @@
 package transports
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -45,12 +47,13 @@ func serveWebSocket(cfg *Config, s Sessions, w http.ResponseWriter, r *http.Requ
 		hc.SetReadLimit(cfg.MaxMessageSize)
 		conn = &hixieConn{c: hc, timeout: cfg.WriteTimeout}
 	} else {
-		gc, err := cfg.Upgrader.Upgrade(w, r, nil)
+		var mc *meteredConn
+		gc, err := cfg.Upgrader.Upgrade(hijackMetered{w, &mc}, r, nil)
 		if err != nil {
 			return // the upgrader has answered
 		}
 		gc.SetReadLimit(cfg.MaxMessageSize)
-		conn = &gorillaConn{c: gc, timeout: cfg.WriteTimeout, msgTimeout: cfg.MessageTimeout}
+		conn = &gorillaConn{c: gc, timeout: cfg.WriteTimeout, msgTimeout: cfg.MessageTimeout, wire: mc}
 	}
 	// The connection outlives this handler: its context must too.
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
@@ -245,9 +248,60 @@ type gorillaConn struct {
 	c          *websocket.Conn
 	timeout    time.Duration
 	msgTimeout time.Duration
+	wire       *meteredConn // nil when the connection could not be metered
+}
+
+// wireSlack is what one incoming message may take on the wire beyond its
+// payload: frame headers (a masked client frame's is 6 to 14 bytes),
+// control frames in between, and what the reader buffered ahead. Thousands
+// of fragments fit; an endless run of empty ones does not (about 11000
+// empty fragments are read before the connection is cut).
+const wireSlack = 64 << 10
+
+// errWireBudget ends a connection whose message took more bytes on the
+// wire than its payload bound allows.
+var errWireBudget = errors.New("transports: websocket message takes too many bytes on the wire (endless fragments?)")
+
+// meteredConn counts the bytes a websocket client sends since the current
+// message started, and fails reads past a bound: gorilla's read limit
+// counts payload only, so empty fragments, or pings, would pass it forever.
+type meteredConn struct {
+	net.Conn
+	read  atomic.Int64
+	limit atomic.Int64 // 0: none
+}
+
+func (m *meteredConn) Read(p []byte) (int, error) {
+	n, err := m.Conn.Read(p)
+	if l := m.limit.Load(); l > 0 && m.read.Add(int64(n)) > l && err == nil {
+		err = errWireBudget
+	}
+	return n, err
+}
+
+// hijackMetered hands the upgrader a hijacked connection wrapped in a
+// meteredConn (gorilla reads through it when it has a read buffer of its
+// own, which Config.Upgrader's ReadBufferSize gives it).
+type hijackMetered struct {
+	http.ResponseWriter
+	mc **meteredConn
+}
+
+func (h hijackMetered) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	*h.mc = &meteredConn{Conn: c}
+	return *h.mc, brw, nil
 }
 
 func (g *gorillaConn) readMessage(buf []byte) ([]byte, error) {
+	if g.wire != nil {
+		// Until the first data frame: its header, and control frames.
+		g.wire.read.Store(0)
+		g.wire.limit.Store(wireSlack)
+	}
 	_, r, err := g.c.NextReader()
 	if err != nil {
 		return buf, err
@@ -261,6 +315,12 @@ func (g *gorillaConn) readMessage(buf []byte) ([]byte, error) {
 	for {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
+		}
+		if g.wire != nil {
+			// This read may take what the buffer has room for, plus
+			// frame headers: an endless run of empty fragments, which
+			// the read loops over without returning, soon passes it.
+			g.wire.limit.Store(int64(cap(buf)) + wireSlack)
 		}
 		n, err := r.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
