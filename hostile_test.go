@@ -200,6 +200,14 @@ func TestSlowBodiesAreCut(t *testing.T) {
 			if resp.StatusCode != http.StatusRequestTimeout {
 				t.Fatalf("status %d after %v, want 408", resp.StatusCode, time.Since(start))
 			}
+			// ... and the connection is closed, not held while net/http
+			// drains the rest of the body.
+			if _, err := io.Copy(io.Discard, c); err != nil {
+				t.Fatalf("after the 408: %v, want the connection closed", err)
+			}
+			if d := time.Since(start); d > 2*time.Second {
+				t.Fatalf("connection closed %v after the request, want at the body timeout", d)
+			}
 		})
 	}
 	if len(rec.messages) != 0 {

@@ -114,8 +114,14 @@ func serveSend(cfg *Config, s Sessions, w http.ResponseWriter, r *http.Request, 
 		_ = ctl.SetReadDeadline(time.Now().Add(cfg.BodyTimeout))
 	}
 	bp, err := readBody(r, cfg.MaxBodySize)
-	if cfg.BodyTimeout > 0 {
+	switch {
+	case cfg.BodyTimeout <= 0:
+	case err == nil:
 		_ = ctl.SetReadDeadline(time.Time{})
+	default:
+		// The connection is closed after the answer: leave no time for
+		// net/http to drain the rest of a trickling body first.
+		_ = ctl.SetReadDeadline(time.Now())
 	}
 	switch {
 	case errors.Is(err, errTooLarge):
