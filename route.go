@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -467,6 +468,7 @@ func (rt *route) Send(ctx context.Context, r *http.Request, id string, msgs []st
 		}
 	}
 	s := rt.handle(ctx, id, id, meta, nil)
+	s.owner = owner
 	s.batch = rt.beginBatch(id)
 	for _, m := range msgs {
 		if !rt.runOnMessage(s, m) {
@@ -557,9 +559,14 @@ func (rt *route) offer(key, receiver string, first, prev uint64, msgs []string) 
 // closeSession closes a session in the store, runs OnClose when this call
 // closed it, and tells its receiver.
 func (rt *route) closeSession(ctx context.Context, key string, code int, reason string) error {
+	return rt.closeSessionAs(ctx, key, code, reason, causeOf(code, reason, false))
+}
+
+// closeSessionAs is closeSession for a close whose cause is known.
+func (rt *route) closeSessionAs(ctx context.Context, key string, code int, reason string, cause CloseCause) error {
 	rt.flushBatches(ctx)
 	if c := rt.conn(key); c != nil {
-		c.closeWith(code, reason)
+		c.closeAs(code, reason, cause)
 		return nil
 	}
 	rec, closed, err := rt.store.CloseSession(ctx, rt.name, key, code, reason, rt.opts.DisconnectDelay)
@@ -569,7 +576,9 @@ func (rt *route) closeSession(ctx context.Context, key string, code int, reason 
 	if closed {
 		rt.reapSoon.Store(true)
 		rt.forget(ctx, key)
-		rt.runOnClose(rt.handle(ctx, publicID(key), key, rec.Meta, nil))
+		s := rt.handle(ctx, publicID(key), key, rec.Meta, nil)
+		s.owner = rec.Owner
+		rt.runOnClose(s, &CloseError{Code: code, Reason: reason, Cause: cause})
 	}
 	switch {
 	case rec.Node != "":
@@ -589,10 +598,12 @@ func (rt *route) forget(ctx context.Context, key string) {
 	}
 }
 
-func (rt *route) runOnClose(s *Session) {
+// runOnClose runs OnClose with ce as the handle's Err.
+func (rt *route) runOnClose(s *Session, ce *CloseError) {
+	s.setClosed(ce)
 	defer func() {
 		if p := recover(); p != nil {
-			rt.log.Error("sockjs: OnClose panicked", "session", s.id, "panic", p)
+			rt.log.Error("sockjs: OnClose panicked", "session", s.id, "panic", p, "stack", string(debug.Stack()))
 		}
 	}()
 	rt.h.OnClose(s)
@@ -826,7 +837,8 @@ func (rt *route) reapLoop() {
 				if rec.State == store.StateOpen {
 					s := rt.handle(ctx, publicID(rec.ID), rec.ID, rec.Meta, nil)
 					s.final = &rec // its values stay readable in OnClose
-					rt.runOnClose(s)
+					s.owner = rec.Owner
+					rt.runOnClose(s, closeErrorOf(&rec))
 				}
 			}
 			if len(expired) < 256 {
