@@ -103,7 +103,7 @@ func newRoute(srv *Server, name, prefix string, h Handler, opts Options) *route 
 	if rt.bus == nil {
 		rt.bus = srv.cfg.Bus
 	}
-	rt.mgr = &Manager{rt: rt}
+	rt.mgr = &Manager{rt: rt, srv: srv, name: name}
 	if len(opts.CORSOrigins) > 0 {
 		allowed := opts.CORSOrigins
 		rt.cors = func(o string) bool { return slices.Contains(allowed, o) }

@@ -140,15 +140,17 @@ func (s *Server) RouteContext(ctx context.Context, name, prefix string, h Handle
 	return rt, nil
 }
 
-// Manager returns the manager of the route named name, or nil when there is
-// none on this node.
+// Manager returns the manager of the route named name. It never returns
+// nil: when this node has no route of that name (a typo, or a route not
+// added yet), the Manager's methods return ErrUnknownRoute (test with
+// errors.Is), and it finds the route once one of that name is added.
 func (s *Server) Manager(name string) *Manager {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if rt := s.routes[name]; rt != nil {
 		return rt.mgr
 	}
-	return nil
+	return &Manager{srv: s, name: name}
 }
 
 // Shutdown stops the node gracefully: new session requests get 503, every
