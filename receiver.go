@@ -164,6 +164,10 @@ func (rt *route) attach(ctx context.Context, r *http.Request, id string, kind tr
 		// A new session (or one bound to another identity, which the
 		// creating call refuses the same way). The opening request is
 		// encoded only now: most receiving requests find their session.
+		if err := rt.authorize(r); err != nil {
+			rt.unregister(rc)
+			return nil, err
+		}
 		opening = requestOf(r)
 		req.Create, req.Meta = true, rt.storedMeta(opening)
 		res, err = rt.open(ctx, id, req)

@@ -55,6 +55,8 @@ type route struct {
 
 	sendFails sync.Map // sessions whose failed sends were logged (sendFailed)
 
+	refused refusals // rate limits of the refusal logs (refuse.go)
+
 	batchMu    sync.Mutex
 	batches    map[*sendBatch]struct{} // xhr_send requests' pending sends (batch.go)
 	batchCount atomic.Int32
@@ -221,23 +223,39 @@ func (rt *route) prepare(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// checkOrigin applies the route's websocket origin policy.
+// checkOrigin applies the route's websocket origin policy, and logs what
+// it refuses.
 func (rt *route) checkOrigin(r *http.Request) bool {
+	ok, why := rt.originAllowed(r)
+	if !ok {
+		rt.logOriginRefused(r, why)
+	}
+	return ok
+}
+
+// originAllowed decides a websocket origin, saying why when it refuses.
+func (rt *route) originAllowed(r *http.Request) (bool, string) {
 	if rt.opts.InsecureSkipOriginCheck {
-		return true
+		return true, ""
 	}
 	if rt.opts.CheckOrigin != nil {
-		return rt.opts.CheckOrigin(r)
+		return rt.opts.CheckOrigin(r), "Options.CheckOrigin refused it"
 	}
 	origin := r.Header.Get("Origin")
 	if origin == "" {
-		return true // not a browser
+		return true, "" // not a browser
 	}
 	if slices.Contains(rt.opts.WebSocketOrigins, origin) {
-		return true
+		return true, ""
 	}
 	u, err := url.Parse(origin)
-	return err == nil && strings.EqualFold(u.Host, r.Host)
+	if err != nil {
+		return false, "malformed Origin header"
+	}
+	if !strings.EqualFold(u.Host, r.Host) {
+		return false, "not the request's host and not in Options.WebSocketOrigins"
+	}
+	return true, ""
 }
 
 // ServeHTTP routes one request under the route's prefix.
@@ -267,6 +285,9 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			httpx.MethodNotAllowed(w, "GET")
 			return
 		}
+		if rt.refuseWebSocket(w, r) {
+			return
+		}
 		transports.RawWebSocket(&rt.tcfg, rt, w, r)
 		return
 	}
@@ -286,6 +307,9 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case r.Method == t.method:
+		if transport == "websocket" && rt.refuseWebSocket(w, r) {
+			return
+		}
 		t.serve(&rt.tcfg, rt, w, r, id)
 	case r.Method == http.MethodOptions && t.method == http.MethodPost:
 		httpx.Preflight(w, r, "OPTIONS, POST", rt.cors)
