@@ -29,7 +29,8 @@ type Config struct {
 	// slog.Default().
 	Logger *slog.Logger
 	// NodeID names this node on the bus; it must be unique in the cluster
-	// and must not contain '/'. Empty means a random id.
+	// and must not contain '/', whitespace or control characters (see
+	// Validate). Empty means a random id.
 	NodeID string
 }
 
@@ -55,8 +56,13 @@ type Server struct {
 	pause atomic.Pointer[func()] // a test's freeze (pausePoint); nil in production
 }
 
-// NewServer returns a node configured by cfg.
+// NewServer returns a node configured by cfg. It panics with the error of
+// cfg.Validate when cfg is invalid: a programmer error, as with a bad
+// regexp.MustCompile pattern.
 func NewServer(cfg Config) *Server {
+	if err := cfg.Validate(); err != nil {
+		panic(err)
+	}
 	s := &Server{
 		cfg:      cfg,
 		nodeID:   cfg.NodeID,
@@ -95,8 +101,12 @@ func (s *Server) NodeID() string { return s.nodeID }
 // chi, or r.PathPrefix("/chat/").Handler(h) with gorilla/mux. The route also
 // answers the bare prefix ("/chat").
 //
-// Route panics when name or prefix is already taken, or the bus cannot be
-// subscribed (a configuration error at start-up); use RouteContext to get
+// The prefix is empty (the route serves the root) or starts with '/'; the
+// name must not be empty.
+//
+// Route panics when name or prefix is invalid or already taken, when opts
+// is invalid (the error of Options.Validate), or when the bus cannot be
+// subscribed (configuration errors at start-up); use RouteContext to get
 // that error instead.
 func (s *Server) Route(name, prefix string, h Handler, opts Options) http.Handler {
 	rt, err := s.RouteContext(s.ctx, name, prefix, h, opts)
@@ -110,6 +120,12 @@ func (s *Server) Route(name, prefix string, h Handler, opts Options) http.Handle
 func (s *Server) RouteContext(ctx context.Context, name, prefix string, h Handler, opts Options) (http.Handler, error) {
 	if h == nil {
 		return nil, fmt.Errorf("sockjs: route %q: nil handler", name)
+	}
+	if err := checkRoute(name, prefix); err != nil {
+		return nil, err
+	}
+	if err := opts.Validate(); err != nil {
+		return nil, err
 	}
 	prefix = strings.TrimRight(prefix, "/")
 	s.mu.Lock()
