@@ -33,7 +33,8 @@ func (cfg Config) Validate() error {
 // one error, each naming its field: negative durations and sizes (zero
 // means the default; there is no "off"), DisabledTransports entries that
 // are not Transport* names, WebSocketOrigins and CORSOrigins entries that
-// are not origins ("scheme://host[:port]", no path; "null" for CORS). The
+// are not origins ("scheme://host[:port]" without a path, or "null"),
+// RequestHeaders entries that are not header names. The
 // zero Options is valid. Server.RouteContext returns this error and
 // Server.Route panics with it.
 func (o Options) Validate() error {
@@ -78,12 +79,12 @@ func (o Options) Validate() error {
 		}
 	}
 	for _, origin := range o.WebSocketOrigins {
-		if err := checkOriginEntry(origin, false); err != nil {
+		if err := checkOriginEntry(origin); err != nil {
 			errs = append(errs, fmt.Errorf("sockjs: Options.WebSocketOrigins: %w", err))
 		}
 	}
 	for _, origin := range o.CORSOrigins {
-		if err := checkOriginEntry(origin, true); err != nil {
+		if err := checkOriginEntry(origin); err != nil {
 			errs = append(errs, fmt.Errorf("sockjs: Options.CORSOrigins: %w", err))
 		}
 	}
@@ -96,9 +97,10 @@ func (o Options) Validate() error {
 }
 
 // checkOriginEntry checks one entry of an origin list: browsers send
-// "scheme://host[:port]" exactly, so anything else never matches.
-func checkOriginEntry(origin string, cors bool) error {
-	if cors && origin == "null" {
+// "scheme://host[:port]" exactly, or "null" (file:// pages, sandboxed
+// frames), so anything else never matches.
+func checkOriginEntry(origin string) error {
+	if origin == "null" {
 		return nil
 	}
 	if origin == "*" {
