@@ -14,7 +14,7 @@ import (
 // refusalLogEvery is the least time between two log lines of one kind of
 // refusal on one route; the refusals in between are counted and the count
 // goes with the next line.
-var refusalLogEvery = 10 * time.Second
+const refusalLogEvery = 10 * time.Second
 
 // logLimit rate-limits one kind of log line, so that a flood of refused
 // clients does not flood the log.
