@@ -116,6 +116,7 @@ func (c *connSession) shed(code int, reason string) bool {
 	}
 	if c.closing == nil {
 		c.closing = &transports.Close{Code: code, Reason: reason}
+		c.cause = CauseSlowConsumer
 	}
 	c.dropQueue()
 	if c.claim() {

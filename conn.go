@@ -48,6 +48,7 @@ type connSession struct {
 	inflight  int          // the charge of the batch being written
 	held      atomic.Int64 // charged + inflight, for the node's budget
 	closing   *transports.Close
+	cause     CloseCause // why closing was set
 	sentOpen  bool
 	hbDue     bool          // a heartbeat is to be written
 	writing   bool          // someone holds the writer
@@ -106,6 +107,7 @@ func (rt *route) openConn(ctx context.Context, r *http.Request, id string, kind 
 	c.key = key
 	c.handle = rt.handle(ctx, id, key, meta, opening)
 	c.handle.conn = c
+	c.handle.owner = c.owner
 	rt.mu.Lock()
 	rt.conns[key] = c
 	rt.connList = nil
@@ -147,12 +149,14 @@ func (c *connSession) enqueue(it item, write bool) error {
 	}
 	c.mu.Lock()
 	if c.closing != nil {
+		ce := c.closeErrorLocked()
 		c.mu.Unlock()
 		srv.unreserve(c, int64(it.charge))
-		return ErrSessionClosed
+		return ce
 	}
 	if len(c.queue) >= c.rt.opts.MaxQueue || c.queued+len(it.msg) > c.rt.opts.MaxQueueBytes {
 		c.closing = &transports.Close{Code: CodeSlowConsumer, Reason: "Slow consumer"}
+		c.cause = CauseSlowConsumer
 		c.dropQueue()
 		if c.claim() {
 			c.writeAsync()
@@ -183,9 +187,15 @@ func (c *connSession) flush() {
 
 // closeWith has a close frame written and the connection ended.
 func (c *connSession) closeWith(code int, reason string) {
+	c.closeAs(code, reason, causeOf(code, reason, false))
+}
+
+// closeAs is closeWith for a close whose cause is known.
+func (c *connSession) closeAs(code int, reason string, cause CloseCause) {
 	c.mu.Lock()
 	if c.closing == nil {
 		c.closing = &transports.Close{Code: code, Reason: reason}
+		c.cause = cause
 	}
 	if c.claim() {
 		c.writeAsync()
@@ -477,12 +487,14 @@ func (c *connSession) Release(aborted bool) {
 	rt.mu.Unlock()
 
 	c.mu.Lock()
-	code, reason := CodeNormal, "Connection closed"
+	code, reason := CodeNormal, reasonClientClosed
 	if c.closing != nil {
 		code, reason = c.closing.Code, c.closing.Reason
 	} else {
 		c.closing = &transports.Close{Code: code, Reason: reason}
+		c.cause = CauseClient
 	}
+	ce := c.closeErrorLocked()
 	c.mu.Unlock()
 
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), rt.opts.WriteTimeout)
@@ -497,7 +509,9 @@ func (c *connSession) Release(aborted bool) {
 		// The connection's context is over; OnClose gets the release's.
 		s := rt.handle(ctx, c.handle.id, c.key, c.handle.meta, c.handle.request)
 		s.conn = c
-		rt.runOnClose(s)
+		s.owner = c.owner
+		c.handle.setClosed(ce)
+		rt.runOnClose(s, ce)
 	}
 	if err := rt.store.Release(ctx, rt.name, c.key, c.name, 0); err != nil && !errors.Is(err, store.ErrNotFound) {
 		rt.log.Warn("sockjs: releasing websocket session", "session", c.key, "err", err)

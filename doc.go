@@ -20,6 +20,9 @@
 // and the opening request. A Manager (one per route, Server.Manager) counts,
 // lists, finds, closes and broadcasts to a route's sessions cluster-wide.
 // The zero Config runs one process with an in-memory store and bus.
+// NewServer panics on an invalid Config and Route on invalid Options
+// (Config.Validate, Options.Validate): configuration mistakes fail at
+// start-up, not in production traffic.
 //
 // # Transports
 //
@@ -55,7 +58,7 @@
 // at a time and in order, different sessions' callbacks run concurrently.
 // A callback may call any method of this package; a slow callback delays
 // its session, so hand long work to another goroutine. A panicking callback
-// is logged and its session closed with 1011.
+// is logged with its stack and its session closed with 1011.
 //
 // # Origins and cookies
 //
@@ -65,8 +68,10 @@
 // HTTP transports answer CORS requests from any origin, with credentials, as
 // sockjs-client requires; Options.CORSOrigins narrows that. Session ids are
 // chosen by the client: anyone who learns an id can read and inject that
-// session's messages, so authenticate in OnOpen and never put secrets in the
-// URL. JSONP callbacks are limited to [a-zA-Z0-9_.] and prefixed with a
+// session's messages, so bind sessions with Options.SessionOwner (read back
+// with Session.Owner), refuse unauthenticated clients before a session
+// exists with Options.Authorize (403), and never put secrets in the URL.
+// Refused websocket origins and refused sessions are logged, rate-limited. JSONP callbacks are limited to [a-zA-Z0-9_.] and prefixed with a
 // comment.
 //
 // # Delivery guarantees
@@ -77,6 +82,9 @@
 // with 1002 "Connection interrupted": what was in flight may be lost, and
 // the client knows. OnClose runs exactly once per session, cluster-wide,
 // when it is closed or when it expires (no receiver for
-// Options.DisconnectDelay). A websocket consumer that falls more than
-// Options.MaxQueue messages behind is closed with 1008.
+// Options.DisconnectDelay); inside it, Session.Err is a *CloseError with the
+// close's code, reason and CloseCause (client, application, expired, slow
+// consumer, shutdown, store failure, interrupted, panic). A websocket
+// consumer that falls more than Options.MaxQueue messages behind is closed
+// with 1008.
 package sockjs

@@ -20,14 +20,21 @@ var (
 	ErrUnknownRoute = errors.New("sockjs: unknown route")
 )
 
-// CloseError is a session close as the client sees it: c[Code,"Reason"].
+// CloseError is a session close as the client sees it, c[Code,"Reason"],
+// and why it happened (Cause). Session.Err returns one inside OnClose, and
+// Send returns one for a session known to be closed. Code is 0 and Reason
+// empty when the client was sent no close frame (CauseExpired).
 type CloseError struct {
 	Code   int
 	Reason string
+	Cause  CloseCause
 }
 
 func (e *CloseError) Error() string {
-	return fmt.Sprintf("sockjs: session closed (%d %q)", e.Code, e.Reason)
+	if e.Code == 0 && e.Reason == "" {
+		return fmt.Sprintf("sockjs: session closed (%s)", e.Cause)
+	}
+	return fmt.Sprintf("sockjs: session closed (%d %q, %s)", e.Code, e.Reason, e.Cause)
 }
 
 // Is makes a *CloseError match ErrSessionClosed.

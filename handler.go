@@ -6,7 +6,8 @@ package sockjs
 // client sees the open frame. OnMessage runs for each client message, on
 // the node that received it; messages of one session arrive one at a time
 // and in order. OnClose runs exactly once per session, cluster-wide: on the
-// node that closed it, or on the node that found it expired.
+// node that closed it, or on the node that found it expired; s.Err() tells
+// why (a *CloseError with its Cause).
 //
 // Callbacks run on the request's goroutine: a slow callback delays that
 // session's traffic (and, for OnOpen, its open frame). Hand long work to

@@ -128,6 +128,16 @@ type Options struct {
 	// means no binding.
 	SessionOwner func(r *http.Request) string
 
+	// Authorize, when set, decides whether a request may open a new
+	// session: it runs on the request that would create one (the first
+	// poll or stream of an unknown session id, every websocket handshake,
+	// before upgrading), before anything is stored. A non-nil error
+	// answers 403 with a short body (the error is logged, rate-limited,
+	// never sent) and the client never sees the open frame. Requests of
+	// existing sessions are not authorized again: bind them with
+	// SessionOwner. Nil means every request may open a session.
+	Authorize func(r *http.Request) error
+
 	// RequestHeaders lists the headers of the opening request that the
 	// session keeps in the store, for Session.Request in later callbacks
 	// and on other nodes (OnOpen sees the whole request). Nil means

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"sync"
@@ -183,6 +184,10 @@ func (rt *route) attach(ctx context.Context, r *http.Request, id string, kind tr
 		// A new session (or one bound to another identity, which the
 		// creating call refuses the same way). The opening request is
 		// encoded only now: most receiving requests find their session.
+		if err := rt.authorize(r); err != nil {
+			rt.unregister(rc)
+			return nil, err
+		}
 		opening = requestOf(r)
 		req.Create, req.Meta = true, rt.storedMeta(opening)
 		res, err = rt.open(ctx, id, req)
@@ -213,7 +218,9 @@ func (rt *route) attach(ctx context.Context, r *http.Request, id string, kind tr
 	}
 	if res.Created {
 		rc.created = true
-		if !rt.runOnOpen(rt.handle(ctx, id, id, req.Meta, opening)) {
+		s := rt.handle(ctx, id, id, req.Meta, opening)
+		s.owner = req.Owner
+		if !rt.runOnOpen(s) {
 			_ = rt.closeSession(ctx, id, CodeServerError, "Internal error")
 		}
 	}
@@ -509,6 +516,7 @@ func (rc *receiver) Next(ctx context.Context) (transports.Batch, error) {
 		default:
 			rc.cursor = mark
 			rc.rt.log.Warn("sockjs: reading session", "session", rc.key, "err", err)
+			rc.rt.closeUnavailable(ctx, rc.key)
 			return transports.Batch{Close: &transports.Close{Code: CodeServerError, Reason: "Session store unavailable"}}, nil
 		}
 		if res.Released {
@@ -577,7 +585,7 @@ func (rc *receiver) Release(aborted bool) {
 func (rt *route) runOnOpen(s *Session) (ok bool) {
 	defer func() {
 		if p := recover(); p != nil {
-			rt.log.Error("sockjs: OnOpen panicked", "session", s.id, "panic", p)
+			rt.log.Error("sockjs: OnOpen panicked", "session", s.id, "panic", p, "stack", string(debug.Stack()))
 			ok = false
 		}
 	}()
@@ -588,7 +596,7 @@ func (rt *route) runOnOpen(s *Session) (ok bool) {
 func (rt *route) runOnMessage(s *Session, msg string) (ok bool) {
 	defer func() {
 		if p := recover(); p != nil {
-			rt.log.Error("sockjs: OnMessage panicked", "session", s.id, "panic", p)
+			rt.log.Error("sockjs: OnMessage panicked", "session", s.id, "panic", p, "stack", string(debug.Stack()))
 			ok = false
 		}
 	}()

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -53,6 +54,8 @@ type route struct {
 	reapSoon atomic.Bool // this node created or let go of a session: reap at the short period
 
 	sendFails sync.Map // sessions whose failed sends were logged (sendFailed)
+
+	refused refusals // rate limits of the refusal logs (refuse.go)
 
 	batchMu    sync.Mutex
 	batches    map[*sendBatch]struct{} // xhr_send requests' pending sends (batch.go)
@@ -102,7 +105,7 @@ func newRoute(srv *Server, name, prefix string, h Handler, opts Options) *route 
 	if rt.bus == nil {
 		rt.bus = srv.cfg.Bus
 	}
-	rt.mgr = &Manager{rt: rt}
+	rt.mgr = &Manager{rt: rt, srv: srv, name: name}
 	if len(opts.CORSOrigins) > 0 {
 		allowed := opts.CORSOrigins
 		rt.cors = func(o string) bool { return slices.Contains(allowed, o) }
@@ -220,23 +223,39 @@ func (rt *route) prepare(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// checkOrigin applies the route's websocket origin policy.
+// checkOrigin applies the route's websocket origin policy, and logs what
+// it refuses.
 func (rt *route) checkOrigin(r *http.Request) bool {
+	ok, why := rt.originAllowed(r)
+	if !ok {
+		rt.logOriginRefused(r, why)
+	}
+	return ok
+}
+
+// originAllowed decides a websocket origin, saying why when it refuses.
+func (rt *route) originAllowed(r *http.Request) (bool, string) {
 	if rt.opts.InsecureSkipOriginCheck {
-		return true
+		return true, ""
 	}
 	if rt.opts.CheckOrigin != nil {
-		return rt.opts.CheckOrigin(r)
+		return rt.opts.CheckOrigin(r), "Options.CheckOrigin refused it"
 	}
 	origin := r.Header.Get("Origin")
 	if origin == "" {
-		return true // not a browser
+		return true, "" // not a browser
 	}
 	if slices.Contains(rt.opts.WebSocketOrigins, origin) {
-		return true
+		return true, ""
 	}
 	u, err := url.Parse(origin)
-	return err == nil && strings.EqualFold(u.Host, r.Host)
+	if err != nil {
+		return false, "malformed Origin header"
+	}
+	if !strings.EqualFold(u.Host, r.Host) {
+		return false, "not the request's host and not in Options.WebSocketOrigins"
+	}
+	return true, ""
 }
 
 // ServeHTTP routes one request under the route's prefix.
@@ -266,6 +285,9 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			httpx.MethodNotAllowed(w, "GET")
 			return
 		}
+		if rt.refuseWebSocket(w, r) {
+			return
+		}
 		transports.RawWebSocket(&rt.tcfg, rt, w, r)
 		return
 	}
@@ -285,6 +307,9 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case r.Method == t.method:
+		if transport == "websocket" && rt.refuseWebSocket(w, r) {
+			return
+		}
 		t.serve(&rt.tcfg, rt, w, r, id)
 	case r.Method == http.MethodOptions && t.method == http.MethodPost:
 		httpx.Preflight(w, r, "OPTIONS, POST", rt.cors)
@@ -467,6 +492,7 @@ func (rt *route) Send(ctx context.Context, r *http.Request, id string, msgs []st
 		}
 	}
 	s := rt.handle(ctx, id, id, meta, nil)
+	s.owner = owner
 	s.batch = rt.beginBatch(id)
 	for _, m := range msgs {
 		if !rt.runOnMessage(s, m) {
@@ -557,9 +583,14 @@ func (rt *route) offer(key, receiver string, first, prev uint64, msgs []string) 
 // closeSession closes a session in the store, runs OnClose when this call
 // closed it, and tells its receiver.
 func (rt *route) closeSession(ctx context.Context, key string, code int, reason string) error {
+	return rt.closeSessionAs(ctx, key, code, reason, causeOf(code, reason, false))
+}
+
+// closeSessionAs is closeSession for a close whose cause is known.
+func (rt *route) closeSessionAs(ctx context.Context, key string, code int, reason string, cause CloseCause) error {
 	rt.flushBatches(ctx)
 	if c := rt.conn(key); c != nil {
-		c.closeWith(code, reason)
+		c.closeAs(code, reason, cause)
 		return nil
 	}
 	rec, closed, err := rt.store.CloseSession(ctx, rt.name, key, code, reason, rt.opts.DisconnectDelay)
@@ -569,7 +600,9 @@ func (rt *route) closeSession(ctx context.Context, key string, code int, reason 
 	if closed {
 		rt.reapSoon.Store(true)
 		rt.forget(ctx, key)
-		rt.runOnClose(rt.handle(ctx, publicID(key), key, rec.Meta, nil))
+		s := rt.handle(ctx, publicID(key), key, rec.Meta, nil)
+		s.owner = rec.Owner
+		rt.runOnClose(s, &CloseError{Code: code, Reason: reason, Cause: cause})
 	}
 	switch {
 	case rec.Node != "":
@@ -589,10 +622,12 @@ func (rt *route) forget(ctx context.Context, key string) {
 	}
 }
 
-func (rt *route) runOnClose(s *Session) {
+// runOnClose runs OnClose with ce as the handle's Err.
+func (rt *route) runOnClose(s *Session, ce *CloseError) {
+	s.setClosed(ce)
 	defer func() {
 		if p := recover(); p != nil {
-			rt.log.Error("sockjs: OnClose panicked", "session", s.id, "panic", p)
+			rt.log.Error("sockjs: OnClose panicked", "session", s.id, "panic", p, "stack", string(debug.Stack()))
 		}
 	}()
 	rt.h.OnClose(s)
@@ -831,7 +866,8 @@ func (rt *route) reapLoop() {
 				if rec.State == store.StateOpen {
 					s := rt.handle(ctx, publicID(rec.ID), rec.ID, rec.Meta, nil)
 					s.final = &rec // its values stay readable in OnClose
-					rt.runOnClose(s)
+					s.owner = rec.Owner
+					rt.runOnClose(s, closeErrorOf(&rec))
 				}
 			}
 			if len(expired) < 256 {

@@ -29,7 +29,8 @@ type Config struct {
 	// slog.Default().
 	Logger *slog.Logger
 	// NodeID names this node on the bus; it must be unique in the cluster
-	// and must not contain '/'. Empty means a random id.
+	// and must not contain '/', whitespace or control characters (see
+	// Validate). Empty means a random id.
 	NodeID string
 	// MaxBufferedBytes is the node's budget for what it holds for its
 	// websocket clients, all routes together: their send queues and the
@@ -67,8 +68,13 @@ type Server struct {
 	pause atomic.Pointer[func()] // a test's freeze (pausePoint); nil in production
 }
 
-// NewServer returns a node configured by cfg.
+// NewServer returns a node configured by cfg. It panics with the error of
+// cfg.Validate when cfg is invalid: a programmer error, as with a bad
+// regexp.MustCompile pattern.
 func NewServer(cfg Config) *Server {
+	if err := cfg.Validate(); err != nil {
+		panic(err)
+	}
 	s := &Server{
 		cfg:      cfg,
 		nodeID:   cfg.NodeID,
@@ -111,8 +117,12 @@ func (s *Server) NodeID() string { return s.nodeID }
 // chi, or r.PathPrefix("/chat/").Handler(h) with gorilla/mux. The route also
 // answers the bare prefix ("/chat").
 //
-// Route panics when name or prefix is already taken, or the bus cannot be
-// subscribed (a configuration error at start-up); use RouteContext to get
+// The prefix is empty (the route serves the root) or starts with '/'; the
+// name must not be empty.
+//
+// Route panics when name or prefix is invalid or already taken, when opts
+// is invalid (the error of Options.Validate), or when the bus cannot be
+// subscribed (configuration errors at start-up); use RouteContext to get
 // that error instead.
 func (s *Server) Route(name, prefix string, h Handler, opts Options) http.Handler {
 	rt, err := s.RouteContext(s.ctx, name, prefix, h, opts)
@@ -126,6 +136,12 @@ func (s *Server) Route(name, prefix string, h Handler, opts Options) http.Handle
 func (s *Server) RouteContext(ctx context.Context, name, prefix string, h Handler, opts Options) (http.Handler, error) {
 	if h == nil {
 		return nil, fmt.Errorf("sockjs: route %q: nil handler", name)
+	}
+	if err := checkRoute(name, prefix); err != nil {
+		return nil, err
+	}
+	if err := opts.Validate(); err != nil {
+		return nil, err
 	}
 	prefix = strings.TrimRight(prefix, "/")
 	s.mu.Lock()
@@ -156,15 +172,17 @@ func (s *Server) RouteContext(ctx context.Context, name, prefix string, h Handle
 	return rt, nil
 }
 
-// Manager returns the manager of the route named name, or nil when there is
-// none on this node.
+// Manager returns the manager of the route named name. It never returns
+// nil: when this node has no route of that name (a typo, or a route not
+// added yet), the Manager's methods return ErrUnknownRoute (test with
+// errors.Is), and it finds the route once one of that name is added.
 func (s *Server) Manager(name string) *Manager {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if rt := s.routes[name]; rt != nil {
 		return rt.mgr
 	}
-	return nil
+	return &Manager{srv: s, name: name}
 }
 
 // Shutdown stops the node gracefully: new session requests get 503, every

@@ -47,9 +47,12 @@ type Session struct {
 	// (expired): Value answers from it.
 	final *store.Session
 
-	mu      sync.Mutex
-	meta    []byte
-	request *Request
+	owner string // the identity SessionOwner bound the session to
+
+	mu       sync.Mutex
+	meta     []byte
+	request  *Request
+	closeErr *CloseError // set on the handle OnClose gets (closecause.go)
 }
 
 func (rt *route) handle(ctx context.Context, id, key string, meta []byte, req *Request) *Session {
@@ -98,24 +101,25 @@ func (s *Session) Request() *Request {
 // Send queues msg for the client. It returns once the message is stored
 // (or, for a websocket session on this node, queued on its connection);
 // it does not wait for the client. Errors: ErrSessionNotFound,
-// ErrSessionClosed, ErrSlowConsumer (the session was closed because its
-// queue overflowed), or a store error.
+// ErrSessionClosed (a *CloseError saying how, when the session's record
+// tells), ErrSlowConsumer (the session was closed because its queue
+// overflowed), or a store error.
 func (s *Session) Send(ctx context.Context, msg string) error {
 	if s.conn != nil {
 		return s.conn.send(msg)
 	}
 	if s.batch != nil {
-		return s.batch.add(ctx, msg)
+		return s.closedErr(ctx, s.batch.add(ctx, msg))
 	}
-	return s.rt.push(ctx, s.key, []string{msg})
+	return s.closedErr(ctx, s.rt.push(ctx, s.key, []string{msg}))
 }
 
 // Close closes the session with code and reason: the client receives
 // c[code,"reason"], later receivers get the same frame until the session
-// expires, and OnClose runs (once, cluster-wide). Closing a closed session
-// does nothing.
+// expires, and OnClose runs (once, cluster-wide) with CauseApplication
+// (see Err). Closing a closed session does nothing.
 func (s *Session) Close(ctx context.Context, code int, reason string) error {
-	err := s.rt.closeSession(ctx, s.key, code, reason)
+	err := s.rt.closeSessionAs(ctx, s.key, code, reason, CauseApplication)
 	if err == nil && s.batch != nil {
 		s.batch.markClosed()
 	}

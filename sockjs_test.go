@@ -131,8 +131,8 @@ func TestManager(t *testing.T) {
 	if m == nil || m.Name() != "r" {
 		t.Fatalf("Manager(r) = %v", m)
 	}
-	if tn.node.Manager("nope") != nil {
-		t.Fatalf("Manager of an unknown route is not nil")
+	if err := tn.node.Manager("nope").Broadcast(ctx, "x"); !errors.Is(err, sockjs.ErrUnknownRoute) {
+		t.Fatalf("Manager of an unknown route: Broadcast = %v, want ErrUnknownRoute", err)
 	}
 	a, b := newID(), newID()
 	tn.poll(a)

@@ -44,13 +44,18 @@ func servePoll(cfg *Config, s Sessions, w http.ResponseWriter, r *http.Request, 
 }
 
 // answerError answers a request whose session layer refused it: 404 when
-// the session is not there for this client, 503 when the layer failed.
+// the session is not there for this client, 403 when it may not be opened,
+// 503 when the layer failed.
 func answerError(cfg *Config, w http.ResponseWriter, r *http.Request, err error) {
 	if r.Context().Err() != nil {
 		return
 	}
 	if errors.Is(err, ErrNotFound) {
 		httpx.NotFound(w)
+		return
+	}
+	if errors.Is(err, ErrForbidden) {
+		httpx.Text(w, http.StatusForbidden, "Forbidden.")
 		return
 	}
 	cfg.Logger.Warn("sockjs: session unavailable", "path", r.URL.Path, "err", err)

@@ -113,7 +113,8 @@ type Sessions interface {
 	// session is always new). For the websocket kinds the Receiver must be
 	// a ConnReceiver. Refusals (another receiver, a closed session) come
 	// back as a Receiver whose first Batch is the close frame; ErrNotFound
-	// means the session is not this client's (answered 404); any other
+	// means the session is not this client's (answered 404), ErrForbidden
+	// that it may not be opened (answered 403); any other
 	// error means the session layer itself failed.
 	Receive(ctx context.Context, r *http.Request, id string, kind Kind) (Receiver, error)
 	// Send hands messages from an xhr_send or jsonp_send request to the
@@ -123,6 +124,10 @@ type Sessions interface {
 
 // ErrNotFound is returned by Sessions.Send for an unknown session.
 var ErrNotFound = errors.New("transports: session not found")
+
+// ErrForbidden, returned (wrapped) by Sessions.Receive, refuses to open a
+// session for the request: it is answered 403.
+var ErrForbidden = errors.New("transports: session refused")
 
 // Config is what the transports need from a route. The sockjs package
 // fills every field.
