@@ -3,17 +3,19 @@
 # fresh server: in memory, then as one node over a fresh redis-server.
 # Prints one JSON line per attack and backend.
 #
-#   bench/hostile.sh [-src DIR] [-duration 6s]
+#   bench/hostile.sh [-src DIR] [-duration 6s] [-attacks "amplify fragments"]
 #
 # -src DIR builds examples/testserver from another checkout of the
 # repository (an older commit, to compare). Needs go and redis-server.
 set -euo pipefail
 src=""
 duration=6s
+only=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-src) src=$2; shift 2 ;;
 	-duration) duration=$2; shift 2 ;;
+	-attacks) only=$2; shift 2 ;;
 	*) echo "hostile.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -41,9 +43,9 @@ wait_up() {
 	return 1
 }
 
-attacks="amplify unread-stream broadcast slow-body long-ids big-header fragments"
+attacks="amplify unread-stream broadcast slow-body long-ids big-header header-48k fragments redis-oom"
 for backend in memory redis; do
-	for attack in $attacks redis-oom; do
+	for attack in ${only:-$attacks}; do
 		[ "$attack" = redis-oom ] && [ "$backend" = memory ] && continue
 		port=$(free_port)
 		args=(-addr "127.0.0.1:$port")

@@ -15,6 +15,8 @@
 //	slow-body      700 xhr_send bodies: half announce 1 MiB and stall, half trickle a byte a second
 //	long-ids       300 sessions with 64 KiB ids
 //	big-header     300 opening polls, each with a 256 KiB request header
+//	header-48k     300 opening polls, each with 48 KiB of headers (under the
+//	               examples' http.Server MaxHeaderBytes, so the route sees them)
 //	fragments      one websocket message in endless empty fragments
 //	redis-oom      an xhr_send echo while Redis is out of memory (needs -redis)
 //
@@ -115,7 +117,8 @@ var attacks = map[string]func(e *env){
 	"broadcast":     attackBroadcast,
 	"slow-body":     attackSlowBody,
 	"long-ids":      attackLongIDs,
-	"big-header":    attackBigHeader,
+	"big-header":    func(e *env) { attackHeaders(e, 256<<10) },
+	"header-48k":    func(e *env) { attackHeaders(e, 48<<10) },
 	"fragments":     attackFragments,
 	"redis-oom":     attackRedisOOM,
 }
@@ -480,8 +483,8 @@ func attackLongIDs(e *env) {
 	<-e.stop
 }
 
-func attackBigHeader(e *env) {
-	junk := strings.Repeat("j", 256<<10)
+func attackHeaders(e *env, size int) {
+	junk := strings.Repeat("j", size-4096)
 	for i := 0; i < 300 && !e.stopped(); i++ {
 		req, _ := http.NewRequest("POST", e.base+"/echo/000/"+newID()+"/xhr", nil)
 		req.Header.Set("X-Junk", junk)
