@@ -9,6 +9,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/sockjs-cluster/sockjs"
+	storemem "github.com/sockjs-cluster/sockjs/store/memory"
 )
 
 // TestNodeBufferBudget: what two websocket sessions queue together is bound
@@ -93,4 +94,60 @@ func TestNodeBufferBudget(t *testing.T) {
 	}
 	_ = big.Close()
 	_ = small.Close()
+}
+
+// TestAmplifiedAnswersBounded replays two rows of the hostile-client
+// table at the scale of a test, reading the store's own counters: answers
+// to a session that has no receiver (before the bounds, 3 such sessions
+// grew a node by 965 MiB) stay within the store's per-session bound, and a
+// websocket broadcasting 64 KiB messages (1251 MiB before) keeps the
+// route's log within MaxBroadcastBytes.
+func TestAmplifiedAnswersBounded(t *testing.T) {
+	st := storemem.New(storemem.Options{MaxQueueBytes: 256 << 10, MaxBroadcastBytes: 512 << 10})
+	answer := strings.Repeat("a", 32<<10)
+	big := strings.Repeat("b", 64<<10)
+	var mgr *sockjs.Manager
+	h := sockjs.HandlerFuncs{Message: func(s *sockjs.Session, m string) {
+		if m == "broadcast" {
+			_ = mgr.Broadcast(s.Context(), big)
+			return
+		}
+		_ = s.Send(s.Context(), answer)
+	}}
+	tn := startNode(t, sockjs.Config{Store: st}, h, sockjs.Options{})
+	mgr = tn.node.Manager("r")
+	var ids []string
+	for i := 0; i < 3; i++ {
+		id := newID()
+		if f := tn.poll(id); f != "o\n" {
+			t.Fatalf("open: %q", f)
+		}
+		ids = append(ids, id)
+	}
+	body := "[" + strings.TrimSuffix(strings.Repeat(`"x",`, 64), ",") + "]"
+	for round := 0; round < 10; round++ { // 3 × 10 × 64 × 32 KiB = 60 MiB asked for
+		for _, id := range ids {
+			post(t, tn.url+"/000/"+id+"/xhr_send", body)
+		}
+		if u := st.Usage(); u.QueuedBytes > 3*(256<<10+8*storemem.QueueEntryOverhead) {
+			t.Fatalf("round %d: the store holds %d bytes for 3 sessions bound to 256 KiB each", round, u.QueuedBytes)
+		}
+	}
+	c := tn.dial(newID())
+	for i := 0; i < 40; i++ { // 2.5 MiB of broadcasts
+		if err := c.WriteMessage(websocket.TextMessage, []byte(`["broadcast"]`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for got := 0; got < 40; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 40 broadcasts came back", got)
+		}
+		msgs, _ := frameMessages(readWS(t, c))
+		got += len(msgs)
+	}
+	if u := st.Usage(); u.BroadcastBytes > 512<<10 {
+		t.Fatalf("the broadcast log holds %d bytes, bound 512 KiB", u.BroadcastBytes)
+	}
 }
