@@ -2,6 +2,7 @@ package main
 
 import (
 	_ "embed"
+	"errors"
 	"log/slog"
 	"net/http"
 
@@ -17,7 +18,12 @@ func newServer(log *slog.Logger) (*sockjs.Server, http.Handler) {
 	node := sockjs.NewServer(sockjs.Config{Logger: log})
 	echo := node.Route("echo", "/echo", sockjs.HandlerFuncs{
 		Message: func(s *sockjs.Session, msg string) {
-			_ = s.Send(s.Context(), msg)
+			// A send fails when the session is closed, or its queue is
+			// full (a client that does not read): the library has logged
+			// it and closes such a session. Stop echoing to it.
+			if err := s.Send(s.Context(), msg); err != nil && !errors.Is(err, sockjs.ErrSessionClosed) {
+				log.Debug("echo: send failed", "session", s.ID(), "err", err)
+			}
 		},
 	}, sockjs.Options{})
 
