@@ -30,13 +30,24 @@ type Pipeliner struct {
 	q      chan *call
 	active atomic.Int32
 	pool   sync.Pool
+
+	// tail, when set, is queued once at the end of every pipeline that
+	// carries a call asking for it (see DoTail).
+	tail func(p redis.Pipeliner) redis.Cmder
 }
 
 type call struct {
-	queue func(p redis.Pipeliner) redis.Cmder
-	cmd   redis.Cmder
-	done  chan struct{}
+	queue    func(p redis.Pipeliner) redis.Cmder
+	wantTail bool
+	cmd      redis.Cmder
+	tail     redis.Cmder
+	done     chan struct{}
 }
+
+// SetTail sets the command queued once at the end of each pipeline that
+// carries a DoTail call, after all of its commands (Redis WAIT, say, which
+// then covers the writes of the whole pipeline). Call it before any Do.
+func (p *Pipeliner) SetTail(tail func(p redis.Pipeliner) redis.Cmder) { p.tail = tail }
 
 // New returns a Pipeliner of up to workers concurrent pipelines of up to
 // max commands each on c.
@@ -54,24 +65,35 @@ func New(c redis.UniversalClient, workers, max int) *Pipeliner {
 // may or may not have run then, as with any remote call). Commands of one
 // Do call after another from one goroutine run in that order.
 func (p *Pipeliner) Do(ctx context.Context, queue func(p redis.Pipeliner) redis.Cmder) (redis.Cmder, error) {
+	cmd, _, err := p.do(ctx, queue, false)
+	return cmd, err
+}
+
+// DoTail is Do for a command that needs the pipeline's tail (SetTail)
+// after it; it returns the tail command too (nil without a tail).
+func (p *Pipeliner) DoTail(ctx context.Context, queue func(p redis.Pipeliner) redis.Cmder) (cmd, tail redis.Cmder, err error) {
+	return p.do(ctx, queue, true)
+}
+
+func (p *Pipeliner) do(ctx context.Context, queue func(p redis.Pipeliner) redis.Cmder, wantTail bool) (redis.Cmder, redis.Cmder, error) {
 	c := p.pool.Get().(*call)
-	c.queue = queue
+	c.queue, c.wantTail = queue, wantTail
 	select {
 	case p.q <- c:
 	case <-ctx.Done():
 		p.pool.Put(c)
-		return nil, ctx.Err()
+		return nil, nil, ctx.Err()
 	}
 	p.ensureWorker()
 	select {
 	case <-c.done:
-		cmd := c.cmd
-		c.cmd, c.queue = nil, nil
+		cmd, tail := c.cmd, c.tail
+		c.cmd, c.tail, c.queue = nil, nil, nil
 		p.pool.Put(c)
-		return cmd, nil
+		return cmd, tail, nil
 	case <-ctx.Done():
 		// The worker still answers c; it is not reused.
-		return nil, ctx.Err()
+		return nil, nil, ctx.Err()
 	}
 }
 
@@ -143,8 +165,18 @@ func (p *Pipeliner) rejoin() bool {
 // exec sends one batch, as a plain command when it is alone.
 func (p *Pipeliner) exec(batch []*call) {
 	pipe := p.c.Pipeline()
+	wantTail := false
 	for _, c := range batch {
 		c.cmd = c.queue(pipe)
+		wantTail = wantTail || c.wantTail
+	}
+	if wantTail && p.tail != nil {
+		tail := p.tail(pipe)
+		for _, c := range batch {
+			if c.wantTail {
+				c.tail = tail
+			}
+		}
 	}
 	// Each command carries its own error; Exec's is the first of them.
 	_, _ = pipe.Exec(context.Background())

@@ -157,6 +157,29 @@ type Options struct {
 	// Keys live between KeyTTL and twice KeyTTL past their deadline (TTLs
 	// move in steps of KeyTTL, so that most renewals write no TTL).
 	KeyTTL time.Duration
+	// MinReplicas, when positive, makes every call that writes wait
+	// (Redis WAIT, in the same round trip) until that many replicas have
+	// acknowledged its writes, or ReplicaTimeout has passed; a call that
+	// was not acknowledged by enough replicas fails with ErrNotReplicated.
+	//
+	// Redis replicates asynchronously, and in a Sentinel failover the old
+	// master goes on taking writes until Sentinel turns it into a replica
+	// (seconds later), after which they are gone. Without MinReplicas, the
+	// acknowledgements of messages a client was given in that window are
+	// lost, so those messages are given again (and messages a sender was
+	// told were stored may be lost). With MinReplicas, a receiver hands its
+	// client only messages whose acknowledgement replicas hold, and an
+	// xhr_send is answered 204 only when its messages are on replicas.
+	// Only MinReplicas equal to the number of replicas rules redelivery
+	// out: a replica that still follows the old master acknowledges writes
+	// the failover then discards. The price is availability: writes fail
+	// while any replica is missing, during a failover until every replica
+	// follows the new master. Each write also waits for the replication
+	// delay. Zero means off. Not for Redis Cluster clients (WAIT has no
+	// key to route it by): their calls fail.
+	MinReplicas int
+	// ReplicaTimeout bounds the wait for MinReplicas; zero means 500 ms.
+	ReplicaTimeout time.Duration
 	// Pipelines is how many pipelines of coalesced calls may be in flight
 	// at once: calls made while others are on their way are sent together,
 	// in one round trip, which costs Redis far less CPU than one request
@@ -190,6 +213,9 @@ func (o Options) withDefaults() Options {
 	if o.Pipelines == 0 {
 		o.Pipelines = 4
 	}
+	if o.ReplicaTimeout <= 0 {
+		o.ReplicaTimeout = 500 * time.Millisecond
+	}
 	return o
 }
 
@@ -200,8 +226,10 @@ type Store struct {
 	opts   Options
 	keyTTL int64               // opts.KeyTTL in milliseconds
 	pipe   *autopipe.Pipeliner // nil when coalescing is off
-	passes sync.Map            // route + "\x00" + node -> *refreshPass
-	now    func() time.Time    // time.Now; the process's clock, for refresh passes only
+	// waitCluster: MinReplicas was asked of a Cluster client; calls fail.
+	waitCluster bool
+	passes      sync.Map         // route + "\x00" + node -> *refreshPass
+	now         func() time.Time // time.Now; the process's clock, for refresh passes only
 }
 
 var _ store.Store = (*Store)(nil)
@@ -210,8 +238,14 @@ var _ store.Store = (*Store)(nil)
 func New(client redis.UniversalClient, opts Options) *Store {
 	opts = opts.withDefaults()
 	s := &Store{c: client, opts: opts, keyTTL: millis(opts.KeyTTL), now: time.Now}
+	if _, cluster := client.(*redis.ClusterClient); cluster && opts.MinReplicas > 0 {
+		s.waitCluster = true
+	}
 	if opts.Pipelines > 0 {
 		s.pipe = autopipe.New(client, opts.Pipelines, maxPipeline)
+		if opts.MinReplicas > 0 {
+			s.pipe.SetTail(func(p redis.Pipeliner) redis.Cmder { return s.waitCmd(context.Background(), p) })
+		}
 	}
 	return s
 }
@@ -278,20 +312,32 @@ func (s *Store) run(ctx context.Context, op string, sc *redis.Script, keys []str
 		v   any
 		err error
 	)
-	if s.pipe != nil {
-		var cmd redis.Cmder
-		cmd, err = s.pipe.Do(ctx, func(p redis.Pipeliner) redis.Cmder {
-			return p.EvalSha(ctx, sc.Hash(), keys, args...)
-		})
+	switch {
+	case s.waitCluster:
+		err = errWaitCluster
+	case s.pipe != nil:
+		queue := func(p redis.Pipeliner) redis.Cmder { return p.EvalSha(ctx, sc.Hash(), keys, args...) }
+		var cmd, tail redis.Cmder
+		if s.opts.MinReplicas > 0 && sc != scriptGet {
+			// One WAIT after the pipeline's calls covers all their writes.
+			cmd, tail, err = s.pipe.DoTail(ctx, queue)
+		} else {
+			cmd, err = s.pipe.Do(ctx, queue)
+		}
 		if err == nil {
 			v, err = cmd.(*redis.Cmd).Result()
+			if err == nil && tail != nil {
+				err = s.checkWait(op, tail.(*redis.Cmd))
+			}
 			if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 				// The server does not know the script yet (a new or
 				// restarted server): EVAL runs and caches it.
-				v, err = sc.Eval(ctx, s.c, keys, args...).Result()
+				v, err = s.runWaited(ctx, op, sc, keys, args)
 			}
 		}
-	} else {
+	case s.opts.MinReplicas > 0 && sc != scriptGet:
+		v, err = s.runWaited(ctx, op, sc, keys, args)
+	default:
 		v, err = sc.Run(ctx, s.c, keys, args...).Result()
 	}
 	if err != nil {
