@@ -332,11 +332,11 @@ func (s *Store) run(ctx context.Context, op string, sc *redis.Script, keys []str
 			if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 				// The server does not know the script yet (a new or
 				// restarted server): EVAL runs and caches it.
-				v, err = s.runWaited(ctx, op, sc, keys, args)
+				v, err = s.runWaited(ctx, op, sc, keys, args, true)
 			}
 		}
 	case s.opts.MinReplicas > 0 && sc != scriptGet:
-		v, err = s.runWaited(ctx, op, sc, keys, args)
+		v, err = s.runWaited(ctx, op, sc, keys, args, false)
 	default:
 		v, err = sc.Run(ctx, s.c, keys, args...).Result()
 	}

@@ -91,11 +91,11 @@ func TestContractCluster(t *testing.T) {
 
 func TestOptionsDefaults(t *testing.T) {
 	got := New(nil, Options{}).opts
-	want := Options{Prefix: "sockjs", MaxQueue: 10000, BroadcastRetention: time.Minute, MaxBroadcastLog: 100000, KeyTTL: time.Hour, Pipelines: 4, MaxQueueBytes: 1 << 20, MaxBroadcastBytes: 16 << 20}
+	want := Options{Prefix: "sockjs", MaxQueue: 10000, BroadcastRetention: time.Minute, MaxBroadcastLog: 100000, KeyTTL: time.Hour, Pipelines: 4, MaxQueueBytes: 1 << 20, MaxBroadcastBytes: 16 << 20, ReplicaTimeout: 500 * time.Millisecond}
 	if got != want {
 		t.Fatalf("defaults = %+v, want %+v", got, want)
 	}
-	custom := Options{Prefix: "p", MaxQueue: 1, BroadcastRetention: time.Second, MaxBroadcastLog: 2, KeyTTL: time.Minute, Pipelines: -1, MaxQueueBytes: 3, MaxBroadcastBytes: 4}
+	custom := Options{Prefix: "p", MaxQueue: 1, BroadcastRetention: time.Second, MaxBroadcastLog: 2, KeyTTL: time.Minute, Pipelines: -1, MaxQueueBytes: 3, MaxBroadcastBytes: 4, ReplicaTimeout: time.Second}
 	if got := New(nil, custom).opts; got != custom {
 		t.Fatalf("custom options = %+v, want %+v", got, custom)
 	}

@@ -58,9 +58,15 @@ func (s *Store) waitCmd(ctx context.Context, p redis.Pipeliner) *redis.Cmd {
 }
 
 // runWaited runs a script followed by WAIT, both in one round trip on one
-// connection, without the coalescing pipelines.
-func (s *Store) runWaited(ctx context.Context, op string, sc *redis.Script, keys []string, args []any) (any, error) {
-	for _, byHash := range []bool{true, false} {
+// connection, without the coalescing pipelines: by its hash, then by its
+// source should the server not know it. evalOnly skips the first attempt
+// (the caller has just been answered NOSCRIPT).
+func (s *Store) runWaited(ctx context.Context, op string, sc *redis.Script, keys []string, args []any, evalOnly bool) (any, error) {
+	tries := []bool{true, false}
+	if evalOnly {
+		tries = tries[1:]
+	}
+	for _, byHash := range tries {
 		pipe := s.c.Pipeline()
 		cmd, wait := s.queueCall(ctx, pipe, sc, byHash, keys, args)
 		_, _ = pipe.Exec(ctx)
