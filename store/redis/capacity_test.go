@@ -1,0 +1,172 @@
+package redisstore
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sockjs-cluster/sockjs/internal/redistest"
+	"github.com/sockjs-cluster/sockjs/store"
+)
+
+// TestCapacity is a measuring harness, not a check: it reports Redis memory
+// per idle session and Redis CPU and commands per message cycle, through
+// the store API against a redis-server of its own. It runs only when
+// SOCKJS_CAPACITY is set (to the number of sessions, e.g. 2000):
+//
+//	SOCKJS_CAPACITY=2000 go test -count=1 -run TestCapacity -v ./store/redis
+func TestCapacity(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("SOCKJS_CAPACITY"))
+	if n <= 0 {
+		t.Skip("set SOCKJS_CAPACITY to the number of sessions to measure")
+	}
+	srv := redistest.Start(t)
+	c := newClient(t, &redis.Options{Addr: srv.Addr})
+	// A stored opening request of the size examples/testserver stores.
+	meta := []byte(`{"remote_addr":"127.0.0.1:53412","host":"127.0.0.1:8081","uri":"/echo/417/x8f3kq2p/xhr","header":{"User-Agent":["Go-http-client/1.1"],"Origin":["http://127.0.0.1:8081"]}}`)
+	info := func(section, field string) float64 {
+		s, err := c.Info(bg, section).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(s, "\r\n") {
+			if v, ok := strings.CutPrefix(l, field+":"); ok {
+				f, _ := strconv.ParseFloat(v, 64)
+				return f
+			}
+		}
+		t.Fatalf("no %s in INFO %s", field, section)
+		return 0
+	}
+	pid := int(info("server", "process_id"))
+	cpu := func() time.Duration { // the redis-server process's CPU time
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			t.Skip("no /proc: ", err)
+		}
+		f := strings.Fields(string(b)[strings.LastIndexByte(string(b), ')')+2:])
+		u, _ := strconv.Atoi(f[11])
+		s, _ := strconv.Atoi(f[12])
+		return time.Duration(u+s) * 10 * time.Millisecond // USER_HZ 100
+	}
+	// calls sums INFO commandstats: commands (inside scripts included) and
+	// their microseconds.
+	calls := func() (n, usec float64, per map[string]float64) {
+		s, err := c.Info(bg, "commandstats").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		per = map[string]float64{}
+		for _, l := range strings.Split(s, "\r\n") {
+			name, rest, ok := strings.Cut(strings.TrimPrefix(l, "cmdstat_"), ":")
+			if !ok || name == l {
+				continue
+			}
+			for _, kv := range strings.Split(rest, ",") {
+				k, v, _ := strings.Cut(kv, "=")
+				f, _ := strconv.ParseFloat(v, 64)
+				switch k {
+				case "calls":
+					n += f
+					per[name] = f
+				case "usec":
+					usec += f
+				}
+			}
+		}
+		return n, usec, per
+	}
+	s := New(c, Options{Prefix: "cap"})
+	const route = "echo"
+	if _, err := s.RenewNode(bg, route, "n1", store.NodeRequest{Lease: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	memory := func(name string, open func(i int)) {
+		c.Do(bg, "MEMORY", "PURGE")
+		before := info("memory", "used_memory")
+		for i := range n {
+			open(i)
+		}
+		c.Do(bg, "MEMORY", "PURGE")
+		after := info("memory", "used_memory")
+		k := fmt.Sprintf("cap:{%s}:s:%s-%d", route, name, n/2)
+		use, _ := c.MemoryUsage(bg, k).Result()
+		enc, _ := c.ObjectEncoding(bg, k).Result()
+		t.Logf("%s: %.0f B per idle session (used_memory), record %d B (%s)", name, (after-before)/float64(n), use, enc)
+	}
+	memory("ws", func(i int) {
+		id := fmt.Sprintf("ws-%d", i)
+		if _, err := s.Open(bg, route, id, store.OpenRequest{Create: true, Meta: meta, Node: "n1", Idle: 5 * time.Second, Receiver: "c" + id, Holder: "n1"}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	poll := func(id string) store.OpenRequest {
+		return store.OpenRequest{Idle: 5 * time.Second, Receiver: "r" + id, Holder: "n1", Pull: true, Lean: true, ReleaseIfData: true}
+	}
+	memory("poll", func(i int) {
+		id := fmt.Sprintf("poll-%d", i)
+		req := poll(id)
+		req.Create, req.Meta, req.Lean = true, meta, false
+		if _, err := s.Open(bg, route, id, req); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Release(bg, route, id, "r"+id, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	})
+	cycle := func(name string, m int, step func(i int)) {
+		n0, u0, p0 := calls()
+		c0 := cpu()
+		start := time.Now()
+		for i := range m {
+			step(i)
+		}
+		el := time.Since(start)
+		c1 := cpu()
+		n1, u1, p1 := calls()
+		var ds []string
+		for k, v := range p1 {
+			if d := v - p0[k]; d > 0 && k != "info" {
+				ds = append(ds, fmt.Sprintf("%s=%.2f", k, d/float64(m)))
+			}
+		}
+		t.Logf("%s: %.1f µs Redis CPU (process), %.1f µs in commands (commandstats), %.2f commands per cycle; %.0f µs wall; %s",
+			name, float64((c1-c0).Microseconds())/float64(m), (u1-u0)/float64(m), (n1-n0-1)/float64(m),
+			float64(el.Microseconds())/float64(m), strings.Join(ds, " "))
+	}
+	const m = 5000
+	cycle("polling echo (open+push+ack&release)", m, func(i int) {
+		id := fmt.Sprintf("poll-%d", i%n)
+		res, err := s.Open(bg, route, id, poll(id))
+		if err != nil || !res.Attached {
+			t.Fatal(res, err)
+		}
+		p, err := s.Push(bg, route, id, []string{"hello"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pr, err := s.Pull(bg, route, id, store.PullRequest{Receiver: "r" + id, Idle: 5 * time.Second, Ack: p.First, Release: true, ReleaseIfData: true, Max: -1})
+		if err != nil || !pr.Released {
+			t.Fatal(pr, err)
+		}
+	})
+	// A streaming receiver stays attached: push, then the acknowledgement.
+	sid := "stream"
+	if _, err := s.Open(bg, route, sid, store.OpenRequest{Create: true, Idle: 5 * time.Second, Receiver: "rs", Holder: "n1"}); err != nil {
+		t.Fatal(err)
+	}
+	cycle("streaming echo (push+ack)", m, func(i int) {
+		p, err := s.Push(bg, route, sid, []string{"hello"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Pull(bg, route, sid, store.PullRequest{Receiver: "rs", Idle: 5 * time.Second, Ack: p.First, Max: -1}); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
