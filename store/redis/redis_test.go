@@ -1384,3 +1384,31 @@ func TestMaxQueueBytes(t *testing.T) {
 		t.Fatalf("Push after the acknowledgement: %v", err)
 	}
 }
+
+// TestRecordStaysListpack: a session record, with an opening request much
+// longer than hash-max-listpack-value (64 bytes), stays a listpack, several
+// times smaller than a hashtable (see metaFields).
+func TestRecordStaysListpack(t *testing.T) {
+	srv := redistest.Start(t)
+	c := newClient(t, &redis.Options{Addr: srv.Addr})
+	s := New(c, Options{Prefix: uniquePrefix("listpack")})
+	nodeN(t, s, "r")
+	meta := []byte(strings.Repeat(`{"remote_addr":"127.0.0.1:53412","header":{}}`, 40))
+	for _, req := range []store.OpenRequest{
+		{Create: true, Idle: time.Minute, Meta: meta, Node: "n", Receiver: "c", Holder: "n"},
+		{Create: true, Idle: time.Minute, Meta: meta, Receiver: "c", Holder: "n", Pull: true},
+	} {
+		id := fmt.Sprint("a", req.Node)
+		mustOpen(t, s, "r", id, req)
+		if err := s.Release(bg, "r", id, "c", time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		enc, err := c.ObjectEncoding(bg, s.base("r")+"s:"+id).Result()
+		if err != nil || (enc != "listpack" && enc != "ziplist") {
+			t.Fatalf("record encoding = %q, %v; want listpack", enc, err)
+		}
+		if got, err := s.Get(bg, "r", id); err != nil || !slices.Equal(got.Meta, meta) {
+			t.Fatalf("Get = %q, %v", got.Meta, err)
+		}
+	}
+}

@@ -71,6 +71,38 @@ local function lapseHolds(node, ep, upto, max)
   return max <= 0 or redis.call('SCARD', kh) == 0
 end
 
+-- The meta (the stored opening request) is kept in the record in pieces
+-- of at most 64 bytes: mt, then m2 ... m<mn>, mn being written only when
+-- there is more than one piece. A hash whose values all fit in 64 bytes
+-- stays a listpack (hash-max-listpack-value), several times smaller than
+-- the hashtable one longer value would turn the record into.
+local META = 64
+
+-- metaFields appends the fields holding meta to args.
+local function metaFields(args, meta)
+  args[#args + 1] = 'mt'
+  args[#args + 1] = string.sub(meta, 1, META)
+  local n = math.ceil(#meta / META)
+  if n > 1 then
+    for i = 2, n do
+      args[#args + 1] = 'm' .. i
+      args[#args + 1] = string.sub(meta, (i - 1) * META + 1, i * META)
+    end
+    args[#args + 1] = 'mn'
+    args[#args + 1] = n
+  end
+end
+
+-- metaOf rebuilds the meta of record kr from its first piece and count.
+local function metaOf(kr, first, n)
+  first = first or ''
+  n = tonumber(n)
+  if not n or n < 2 then return first end
+  local f = {}
+  for i = 2, n do f[#f + 1] = 'm' .. i end
+  return first .. table.concat(redis.call('HMGET', kr, unpack(f)))
+end
+
 -- parse splits "<seq>:<rest>" (queue and log entries).
 local function parse(e)
   local i = string.find(e, ':', 1, true)
@@ -105,7 +137,8 @@ end
 // rc receiver, hn its node (the holder), ep the holder's epoch when it took
 // the hold, id idle, ex expiry deadline (HELD while held), nd node, cu
 // cursor (last sequence number delivered or skipped), cs route sequence at
-// close, kt keys' TTL horizon, mt meta, ct created (microseconds). The
+// close, kt keys' TTL horizon, mt meta (its first 64 bytes; m2 ... m<mn>
+// the rest, see metaFields), ct created (microseconds). The
 // expiry index holds each session once, scored by a lower bound of ex:
 // moving ex later writes nothing there (Reap re-scores it when it comes
 // due), moving it earlier re-scores it. A held session is also in its
@@ -317,8 +350,8 @@ local function snapshot(lean)
   local rc, hn = '', ''
   if leased() then rc, hn = r.rc, r.hn end
   if lean then return {r.st, r.cc, r.cr, rc, r.nd, '', '0', {}, '', hn} end
-  local x = redis.call('HMGET', KR, 'mt', 'ct', 'ow')
-  return {r.st, r.cc, r.cr, rc, r.nd, x[1] or '', x[2] or '0', redis.call('HGETALL', KV), x[3] or '', hn}
+  local x = redis.call('HMGET', KR, 'mt', 'ct', 'ow', 'mn')
+  return {r.st, r.cc, r.cr, rc, r.nd, metaOf(KR, x[1], x[4]), x[2] or '0', redis.call('HGETALL', KV), x[3] or '', hn}
 end
 `
 
@@ -342,7 +375,8 @@ else
        ex = I(now + tonumber(ARGV[6])), nd = ARGV[5],
        cu = redis.call('GET', KSEQ) or '0', cs = '0', kt = '0'}
   local init = {'st', r.st, 'id', r.id, 'ex', r.ex, 'cu', r.cu,
-    'mt', ARGV[4], 'ct', t[1] .. string.format('%06d', tonumber(t[2]))}
+    'ct', t[1] .. string.format('%06d', tonumber(t[2]))}
+  if ARGV[4] ~= '' then metaFields(init, ARGV[4]) end
   if r.nd ~= '' then init[#init + 1] = 'nd'; init[#init + 1] = r.nd end
   if ARGV[11] ~= '' then init[#init + 1] = 'ow'; init[#init + 1] = ARGV[11] end
   redis.call('HSET', KR, unpack(init))
@@ -579,7 +613,7 @@ while #out < max and budget > 0 do
   budget = budget - #due
   for _, sid in ipairs(due) do
     local kr, kq, kv = base .. 's:' .. sid, base .. 'q:' .. sid, base .. 'v:' .. sid
-    local v = redis.call('HMGET', kr, 'ex', 'st', 'cc', 'cr', 'rc', 'hn', 'nd', 'mt', 'ct', 'ow', 'ep')
+    local v = redis.call('HMGET', kr, 'ex', 'st', 'cc', 'cr', 'rc', 'hn', 'nd', 'mt', 'ct', 'ow', 'ep', 'mn')
     if not v[1] then
       -- The record is gone (only its TTL backstop removes one): drop the rest.
       redis.call('ZREM', KEXP, sid)
@@ -591,7 +625,7 @@ while #out < max and budget > 0 do
     else
       local rc, hn = '', ''
       if v[5] and v[5] ~= '' and live(v[6], v[11] or '') then rc, hn = v[5], v[6] end
-      out[#out + 1] = {sid, v[2], v[3] or '0', v[4] or '', rc, v[7] or '', v[8] or '', v[9] or '0',
+      out[#out + 1] = {sid, v[2], v[3] or '0', v[4] or '', rc, v[7] or '', metaOf(kr, v[8], v[12]), v[9] or '0',
         redis.call('HGETALL', kv), v[10] or '', hn}
       if v[6] and v[6] ~= '' then redis.call('SREM', base .. 'h:' .. v[6], sid) end
       redis.call('DEL', kr, kq, kv)

@@ -451,6 +451,46 @@ var createTests = []test{
 			t.Fatalf("Meta = %q after a caller changed Get's copy, want %q", got.Meta, "meta")
 		}
 	}},
+	{"MetaAnySize", func(t *testing.T, s store.Store) {
+		// Meta of any length and any bytes comes back as it was stored,
+		// from Open, Get, CloseSession and Reap (a backend may store it in
+		// pieces).
+		n := newNames(t)
+		for _, size := range []int{1, 63, 64, 65, 127, 128, 129, 300, 2048} {
+			meta := make([]byte, size)
+			for i := range meta {
+				meta[i] = byte(i*7 + size)
+			}
+			id := n.id(fmt.Sprint("m", size))
+			res, err := s.Open(bg, n.route, id, store.OpenRequest{Create: true, Idle: 50 * time.Millisecond, Meta: meta})
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			if !slices.Equal(res.Session.Meta, meta) {
+				t.Fatalf("Open: Meta of %d bytes = %q, want %q", size, res.Session.Meta, meta)
+			}
+			if got := get(t, s, n.route, id).Meta; !slices.Equal(got, meta) {
+				t.Fatalf("Get: Meta of %d bytes = %q, want %q", size, got, meta)
+			}
+			if size%2 == 1 {
+				sess, _, err := s.CloseSession(bg, n.route, id, 3000, "bye", 50*time.Millisecond)
+				if err != nil || !slices.Equal(sess.Meta, meta) {
+					t.Fatalf("CloseSession: Meta of %d bytes = %q, %v; want %q", size, sess.Meta, err, meta)
+				}
+			}
+		}
+		var ids []string
+		for _, size := range []int{1, 63, 64, 65, 127, 128, 129, 300, 2048} {
+			ids = append(ids, n.id(fmt.Sprint("m", size)))
+		}
+		for id, sess := range reapUntil(t, s, n.route, ids...) {
+			size := 0
+			fmt.Sscan(strings.TrimPrefix(id, n.id("m")), &size)
+			if len(sess.Meta) != size {
+				t.Fatalf("Reap: %s has Meta of %d bytes, want %d", id, len(sess.Meta), size)
+			}
+		}
+	}},
 	{"RoutesSeparate", func(t *testing.T, s store.Store) {
 		n := newNames(t)
 		other := n.route + ":other"
