@@ -98,6 +98,15 @@ func TestCapacity(t *testing.T) {
 		use, _ := c.MemoryUsage(bg, k).Result()
 		enc, _ := c.ObjectEncoding(bg, k).Result()
 		t.Logf("%s: %.0f B per idle session (used_memory), record %d B (%s)", name, (after-before)/float64(n), use, enc)
+		if testing.Verbose() {
+			fields, _ := c.HGetAll(bg, k).Result()
+			t.Logf("  record %v", fields)
+			for _, idx := range []string{"exp", "open", "h:n1"} {
+				use, _ := c.MemoryUsage(bg, fmt.Sprintf("cap:{%s}:%s", route, idx), 0).Result()
+				enc, _ := c.ObjectEncoding(bg, fmt.Sprintf("cap:{%s}:%s", route, idx)).Result()
+				t.Logf("  %s: %d B in all (%s)", idx, use, enc)
+			}
+		}
 	}
 	memory("ws", func(i int) {
 		id := fmt.Sprintf("ws-%d", i)

@@ -31,10 +31,11 @@
 //	P:{T}:seq       string      last sequence number handed out
 //	P:{T}:log       sorted set  broadcast log, scored by sequence number
 //	P:{T}:open      set         ids of the open sessions (Count, IDs)
-//	P:{T}:exp       sorted set  expiry index: ids scored by deadline (Reap)
+//	P:{T}:exp       sorted set  expiry index: ids not held, scored by deadline (Reap)
 //	P:{T}:nodes     sorted set  node leases: node ids scored by the lease's end
 //	P:{T}:nep       hash        each node's current epoch
-//	P:{T}:h:<node>  set         ids of the sessions a node holds ("" keeps it)
+//	P:{T}:h:<node>  set         ids of the sessions a node holds ("" keeps it);
+//	                            the expiry index of its open ones while held
 //	P:{T}:s:<id>    hash        session record
 //	P:{T}:q:<id>    list        session's unread unicast messages
 //	P:{T}:v:<id>    hash        session's values
@@ -85,7 +86,8 @@
 //
 // A held session writes nothing while held (its hold lives on its node's
 // lease), so RenewNode refreshes its keys' TTLs, a few per call, in a pass
-// over the node's holds every KeyTTL/2.
+// over the node's holds every KeyTTL/2, and the route's keys' when a pass
+// starts.
 //
 // Every key nevertheless carries a TTL, a backstop of Options.KeyTTL
 // beyond the session's deadline (the route's keys: beyond its latest

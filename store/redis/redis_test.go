@@ -1005,8 +1005,11 @@ func TestExpiryIndexFollowsHolds(t *testing.T) {
 		t.Fatalf("score after creation = +%d, want the creation deadline +1000", got-t0)
 	}
 	mustOpen(t, s, "r", "a", store.OpenRequest{Receiver: "r", Holder: "n"})
-	if got := score(); got != 1e15 {
-		t.Fatalf("score while held = %d, want HELD", got)
+	if _, err := c.m.ZScore(exp, "a"); err == nil {
+		t.Fatal("a held session is in the expiry index")
+	}
+	if ok, _ := c.m.IsMember(s.base("r")+"h:n", "a"); !ok {
+		t.Fatal("a held session is not in its holder's set")
 	}
 	c.advance(2 * time.Second)
 	if got := mustReap(t, s, "r", 10); len(got) != 0 {
@@ -1080,7 +1083,7 @@ func TestHeldKeysOutliveKeyTTL(t *testing.T) {
 	for i := 0; i < 100; i++ { // 10 KeyTTLs
 		c.advance(time.Second)
 		renew()
-		for _, k := range []string{"s:ws", "v:ws", "nodes", "nep", "h:n1"} {
+		for _, k := range []string{"s:ws", "v:ws", "nodes", "nep", "h:n1", "open"} {
 			if !c.m.Exists(s.base("r") + k) {
 				t.Fatalf("after %ds held: %s is gone", i+1, k)
 			}

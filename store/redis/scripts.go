@@ -139,10 +139,11 @@ end
 // cursor (last sequence number delivered or skipped), cs route sequence at
 // close, kt keys' TTL horizon, mt meta (its first 64 bytes; m2 ... m<mn>
 // the rest, see metaFields), ct created (microseconds). The
-// expiry index holds each session once, scored by a lower bound of ex:
-// moving ex later writes nothing there (Reap re-scores it when it comes
-// due), moving it earlier re-scores it. A held session is also in its
-// holder's set h:<node>, which the node's lapse hands back to the index.
+// expiry index holds each session that is not held once, scored by a
+// lower bound of ex: moving ex later writes nothing there (Reap re-scores
+// it when it comes due), moving it earlier re-scores it. A held open
+// session is in its holder's set h:<node> instead, which the node's lapse
+// (or the session's release or close) hands back to the index.
 const sessionLua = `
 local id = ARGV[2]
 local F = {'st', 'cc', 'cr', 'rc', 'hn', 'ep', 'id', 'ex', 'nd', 'cu', 'cs', 'kt', 'qb'}
@@ -151,6 +152,8 @@ local F = {'st', 'cc', 'cr', 'rc', 'hn', 'ep', 'id', 'ex', 'nd', 'cu', 'cs', 'kt
 local DEF = {cc = '0', ep = '0', cu = '0', cs = '0', kt = '0', qb = '0'}
 local r
 local dirty = {}
+-- fresh: r is a record this script creates (in no index yet).
+local fresh = false
 -- missed is set when take met the log's trim mark past the cursor: some
 -- broadcasts the session should have had were trimmed first.
 local missed = 0
@@ -219,8 +222,9 @@ local function hold(receiver, holder, ep)
   put('rc', receiver); put('hn', holder); put('ep', ep)
   redis.call('SADD', BASE .. 'h:' .. holder, id)
   if r.st == '1' and tonumber(r.ex) < HELD then
+    -- The holder's set stands for the expiry index while the hold lasts.
+    if not fresh then redis.call('ZREM', KEXP, id) end
     put('ex', I(HELD))
-    redis.call('ZADD', KEXP, I(HELD), id)
   end
 end
 
@@ -381,8 +385,8 @@ else
   if ARGV[11] ~= '' then init[#init + 1] = 'ow'; init[#init + 1] = ARGV[11] end
   redis.call('HSET', KR, unpack(init))
   redis.call('SADD', KOPEN, id)
-  -- A session created held is indexed by hold.
-  if receiver == '' then redis.call('ZADD', KEXP, r.ex, id) end
+  -- A session created held is in no expiry index entry (see hold).
+  if receiver == '' then redis.call('ZADD', KEXP, r.ex, id) else fresh = true end
   created = true
 end
 local attached, msgs = 0, {}
@@ -635,7 +639,7 @@ while #out < max and budget > 0 do
     end
   end
 end
-if removed and redis.call('ZCARD', KEXP) == 0 then
+if removed and redis.call('ZCARD', KEXP) == 0 and redis.call('SCARD', KOPEN) == 0 then
   -- Nobody can read the route's sequence or log any more.
   redis.call('DEL', KSEQ, KLOG, KOPEN, KEXP, base .. 'lb')
 end
@@ -685,6 +689,8 @@ if renewed == 0 or cursor == '0' then
   local horizon = I(now + lease + 2 * keyTTL)
   redis.call('PEXPIREAT', KNODES, horizon); redis.call('PEXPIREAT', KNE, horizon)
   redis.call('PEXPIREAT', kh, horizon)
+  -- The route's keys too: sessions held for long write nothing.
+  ensureRoute(now + lease + keyTTL)
 end
 local next = ''
 if cursor ~= '' then
