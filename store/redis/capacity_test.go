@@ -20,6 +20,13 @@ import (
 // SOCKJS_CAPACITY is set (to the number of sessions, e.g. 2000):
 //
 //	SOCKJS_CAPACITY=2000 go test -count=1 -run TestCapacity -v ./store/redis
+func sum(m map[string]float64) (n float64) {
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
 func TestCapacity(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("SOCKJS_CAPACITY"))
 	if n <= 0 {
@@ -151,6 +158,26 @@ func TestCapacity(t *testing.T) {
 			name, float64((c1-c0).Microseconds())/float64(m), (u1-u0)/float64(m), (n1-n0-1)/float64(m),
 			float64(el.Microseconds())/float64(m), strings.Join(ds, " "))
 	}
+	// Each script alone, on a held session, by commandstats (no I/O).
+	perCall := func(name string, f func()) {
+		c.ConfigResetStat(bg)
+		for range 3000 {
+			f()
+		}
+		_, usec, per := calls()
+		t.Logf("script %s: %.1f µs, %.1f commands", name, usec/3000, (sum(per)-per["evalsha"]-1)/3000)
+	}
+	one := "one"
+	if _, err := s.Open(bg, route, one, store.OpenRequest{Create: true, Idle: 5 * time.Second, Receiver: "r1", Holder: "n1"}); err != nil {
+		t.Fatal(err)
+	}
+	perCall("get", func() { _, _ = s.Get(bg, route, one) })
+	perCall("release by another", func() { _ = s.Release(bg, route, one, "other", 0) })
+	perCall("pull (acknowledge)", func() { _, _ = s.Pull(bg, route, one, store.PullRequest{Receiver: "r1", Max: -1}) })
+	perCall("push", func() { _, _ = s.Push(bg, route, one, []string{"x"}) })
+	perCall("pull", func() { _, _ = s.Pull(bg, route, one, store.PullRequest{Receiver: "r1"}) })
+	perCall("open (attach lean, pull)", func() { _, _ = s.Open(bg, route, one, store.OpenRequest{Receiver: "r1", Holder: "n1", Pull: true, Lean: true}) })
+
 	const m = 5000
 	cycle("polling echo (open+push+ack&release)", m, func(i int) {
 		id := fmt.Sprintf("poll-%d", i%n)
