@@ -33,7 +33,7 @@
 //	P:{T}:open      set         ids of the open sessions (Count, IDs)
 //	P:{T}:exp       sorted set  expiry index: ids not held, scored by deadline (Reap)
 //	P:{T}:nodes     sorted set  node leases: node ids scored by the lease's end
-//	P:{T}:nep       hash        each node's current epoch
+//	P:{T}:nep       hash        each node's current epoch and lease end, "<epoch>:<end>"
 //	P:{T}:h:<node>  set         ids of the sessions a node holds ("" keeps it);
 //	                            the expiry index of its open ones while held
 //	P:{T}:s:<id>    hash        session record

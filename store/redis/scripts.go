@@ -62,14 +62,26 @@ type luaPart struct {
 // the hold, id idle, ex expiry deadline (HELD while held), nd node, cu
 // cursor (last sequence number delivered or skipped), cs route sequence at
 // close, kt keys' TTL horizon, mt meta (its first 64 bytes; m2 ... m<mn>
-// the rest, see metaFields), ct created (microseconds). The
+// the rest, see metaFields), ct created (microseconds), qb, qn and qt the
+// queue's message bytes, length and last sequence number. The
 // expiry index holds each session that is not held once, scored by a
 // lower bound of ex: moving ex later writes nothing there (Reap re-scores
 // it when it comes due), moving it earlier re-scores it. A held open
 // session is in its holder's set h:<node> instead, which the node's lapse
 // (or the session's release or close) hands back to the index.
 var libLua = []luaPart{
-	{"nodeLive", []string{}, `
+	{"nodeEntry", []string{}, `
+-- nodeEntry splits a node's entry in nep, "<epoch>:<lease end>", into
+-- the epoch (a string) and the lease end (a number); nil, nil for none.
+-- The lease end is also the node's score in nodes, which Reap scans for
+-- lapsed leases; nep has it so that one HGET tells whether a node is live.
+local function nodeEntry(v)
+  if not v then return nil, nil end
+  local i = string.find(v, ':', 1, true)
+  return string.sub(v, 1, i - 1), tonumber(string.sub(v, i + 1))
+end
+`},
+	{"nodeLive", []string{"nodeEntry"}, `
 -- nodeLive returns node's epoch and lease end when its lease is live.
 -- Answers are kept for the script's run: a script asks about the same
 -- node more than once.
@@ -77,10 +89,8 @@ local liveMemo = {}
 local function nodeLive(node)
   local m = liveMemo[node]
   if m then return m[1], m[2] end
-  local ep = redis.call('HGET', KNE, node)
-  local u
-  if ep then u = redis.call('ZSCORE', KNODES, node) end
-  if not u or tonumber(u) <= now then ep, u = nil, nil else u = tonumber(u) end
+  local ep, u = nodeEntry(redis.call('HGET', KNE, node))
+  if not u or u <= now then ep, u = nil, nil end
   liveMemo[node] = {ep, u}
   return ep, u
 end
@@ -166,10 +176,10 @@ end
 `},
 	{"record", []string{"ensureRoute"}, `
 local id = ARGV[2]
-local F = {'st', 'cc', 'cr', 'rc', 'hn', 'ep', 'id', 'ex', 'nd', 'cu', 'cs', 'kt', 'qb'}
+local F = {'st', 'cc', 'cr', 'rc', 'hn', 'ep', 'id', 'ex', 'nd', 'cu', 'cs', 'kt', 'qb', 'qn', 'qt'}
 -- Fields at their default value are not written at creation: an absent
 -- field reads as its default ('' unless listed here).
-local DEF = {cc = '0', ep = '0', cu = '0', cs = '0', kt = '0', qb = '0'}
+local DEF = {cc = '0', ep = '0', cu = '0', cs = '0', kt = '0', qb = '0', qn = '0', qt = '0'}
 local r
 local dirty = {}
 -- fresh: r is a record this script creates (in no index yet).
@@ -284,11 +294,12 @@ local function msgBytes(e)
   return #e - string.find(e, ':', 1, true)
 end
 
--- unqueued counts n bytes of messages out of the queue.
-local function unqueued(n)
+-- unqueued counts k messages of n bytes out of the queue.
+local function unqueued(n, k)
   local qb = tonumber(r.qb) - n
   if qb < 0 then qb = 0 end
   put('qb', I(qb))
+  put('qn', I(math.max(tonumber(r.qn) - k, 0)))
 end
 `},
 	{"take", []string{"parse", "unqueued"}, `
@@ -302,7 +313,9 @@ local function take(max)
   end
   local cursor = tonumber(r.cu)
   local q, lg = {}, {}
-  if max > 0 then
+  if r.qn == '0' then
+    -- The queue is empty: nothing to read.
+  elseif max > 0 then
     q = redis.call('LRANGE', KQ, 0, max - 1)
   else
     q = redis.call('LRANGE', KQ, 0, -1)
@@ -353,7 +366,7 @@ local function take(max)
     redis.call('LTRIM', KQ, qi - 1, -1)
     local gone = 0
     for j = 1, qi - 1 do gone = gone + msgBytes(q[j]) end
-    unqueued(gone)
+    unqueued(gone, qi - 1)
   end
   if cursor ~= tonumber(r.cu) then put('cu', I(cursor)) end
   return out
@@ -361,9 +374,16 @@ end
 `},
 	{"dropAcked", []string{"parse", "unqueued"}, `
 -- dropAcked drops queued messages at or behind the cursor (acknowledged
--- ones), up to 128 per call; take drops the rest.
+-- ones): all of them when the queue's last one is (qt), without reading
+-- them; otherwise up to 128 per call, take drops the rest.
 local function dropAcked()
+  if r.qn == '0' then return end
   local cu = tonumber(r.cu)
+  if tonumber(r.qt) <= cu then
+    redis.call('DEL', KQ)
+    put('qb', '0'); put('qn', '0')
+    return
+  end
   local k, gone = 0, 0
   for _, e in ipairs(redis.call('LRANGE', KQ, 0, 127)) do
     if parse(e) > cu then break end
@@ -372,7 +392,7 @@ local function dropAcked()
   end
   if k > 0 then
     redis.call('LTRIM', KQ, k, -1)
-    unqueued(gone)
+    unqueued(gone, k)
   end
 end
 `},
@@ -519,7 +539,7 @@ if r.nd ~= '' then return {'ok', receiver, r.nd, '0', '0'} end
 local n = #ARGV - 4
 local first, prev = 0, 0
 if n > 0 then
-  local have = redis.call('LLEN', KQ)
+  local have = tonumber(r.qn)
   if have + n > tonumber(ARGV[3]) then return {'full', have} end
   local size = tonumber(r.qb)
   for i = 1, n do size = size + #ARGV[4 + i] end
@@ -527,10 +547,7 @@ if n > 0 then
   put('qb', I(size))
   -- prev: the highest sequence number the session was given so far.
   prev = tonumber(r.cu)
-  if have > 0 then
-    local tail = parse(redis.call('LINDEX', KQ, -1))
-    prev = math.max(prev, tail)
-  end
+  if have > 0 then prev = math.max(prev, tonumber(r.qt)) end
   local lt = redis.call('ZRANGE', KLOG, -1, -1, 'WITHSCORES')
   if lt[2] then prev = math.max(prev, tonumber(lt[2])) end
   first = redis.call('INCRBY', KSEQ, n) - n
@@ -543,6 +560,7 @@ if n > 0 then
     end
   end
   if #batch > 0 then redis.call('RPUSH', KQ, unpack(batch)) end
+  put('qn', I(have + n)); put('qt', I(first + n))
   finish()
   -- New keys live as long as the record (finish has set kt).
   if have == 0 then redis.call('PEXPIREAT', KQ, r.kt) end
@@ -661,17 +679,15 @@ local removed = false -- a session went: the route's keys may have to go too
 local lapsed = redis.call('ZRANGEBYSCORE', KNODES, '-inf', I(now), 'WITHSCORES', 'LIMIT', 0, 16)
 for i = 1, #lapsed, 2 do
   local node, upto = lapsed[i], tonumber(lapsed[i + 1])
-  local ep = redis.call('HGET', KNE, node) or ''
+  local ep = nodeEntry(redis.call('HGET', KNE, node)) or ''
   if lapseHolds(node, ep, upto, 1000) then
     redis.call('ZREM', KNODES, node)
     redis.call('HDEL', KNE, node)
   end
 end
 local function live(node, ep)
-  local e = redis.call('HGET', KNE, node)
-  if not e or e ~= ep then return false end
-  local u = redis.call('ZSCORE', KNODES, node)
-  return u ~= false and tonumber(u) > now
+  local e, u = nodeEntry(redis.call('HGET', KNE, node))
+  return e ~= nil and e == ep and u > now
 end
 -- Entries examined per call, re-scored ones included: bounds the time the
 -- script holds the server when many renewed sessions come due together.
@@ -730,26 +746,25 @@ return out
 const renewNodeLua = `
 local node, lease, cursor = ARGV[3], tonumber(ARGV[4]), ARGV[6]
 local kh = BASE .. 'h:' .. node
-local ep = redis.call('HGET', KNE, node)
-local u = redis.call('ZSCORE', KNODES, node)
+local ep, u = nodeEntry(redis.call('HGET', KNE, node))
 local renewed = 0
-if ep and u and tonumber(u) > now and ARGV[5] ~= '1' then
+if ep and u > now and ARGV[5] ~= '1' then
   renewed = 1
 else
   local e = now
   if ep then
     local upto = now
-    if u and tonumber(u) < now then upto = tonumber(u) end
+    if u < now then upto = u end
     lapseHolds(node, ep, upto, 0)
     if tonumber(ep) >= e then e = tonumber(ep) + 1 end
   end
   ep = I(e)
-  redis.call('HSET', KNE, node, ep)
   -- The set of holds always exists while the node does (so that it has
   -- its TTL): '' is no session id.
   redis.call('SADD', kh, '')
 end
 redis.call('ZADD', KNODES, I(now + lease), node)
+redis.call('HSET', KNE, node, ep .. ':' .. I(now + lease))
 if renewed == 0 or cursor == '0' then
   local horizon = I(now + lease + 2 * keyTTL)
   redis.call('PEXPIREAT', KNODES, horizon); redis.call('PEXPIREAT', KNE, horizon)
@@ -774,7 +789,7 @@ return {ep, renewed, next}
 `
 
 var (
-	scriptRenewNode = script(renewNodeLua, "lapseHolds", "ensureRoute")
+	scriptRenewNode = script(renewNodeLua, "nodeEntry", "lapseHolds", "ensureRoute")
 	scriptOpen      = script(openLua, "leased", "hold", "release", "take", "snapshot", "metaFields")
 	scriptPull      = script(pullLua, "leased", "take", "dropAcked", "release")
 	scriptRelease   = script(releaseLua, "leased", "release")
@@ -783,5 +798,5 @@ var (
 	scriptGet       = script(getLua, "snapshot")
 	scriptSetValue  = script(setValueLua, "ensure")
 	scriptPublish   = script(publishLua, "parse", "ensureRoute")
-	scriptReap      = script(reapLua, "lapseHolds", "metaOf")
+	scriptReap      = script(reapLua, "nodeEntry", "lapseHolds", "metaOf")
 )
