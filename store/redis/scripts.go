@@ -182,6 +182,10 @@ local F = {'st', 'cc', 'cr', 'rc', 'hn', 'ep', 'id', 'ex', 'nd', 'cu', 'cs', 'kt
 local DEF = {cc = '0', ep = '0', cu = '0', cs = '0', kt = '0', qb = '0', qn = '0', qt = '0'}
 local r
 local dirty = {}
+-- tail: fields finish writes after the dirty ones (a new record's meta,
+-- so that the fields scripts read and write come first in the listpack,
+-- which HMGET and HSET scan from its head).
+local tail
 -- fresh: r is a record this script creates (in no index yet).
 local fresh = false
 -- missed is set when take met the log's trim mark past the cursor: some
@@ -222,6 +226,9 @@ local function finish()
         args[#args + 1] = f
         args[#args + 1] = r[f]
       end
+    end
+    if tail then
+      for _, v in ipairs(tail) do args[#args + 1] = v end
     end
     redis.call('HSET', KR, unpack(args))
   end
@@ -462,16 +469,20 @@ else
   if ARGV[3] ~= '1' then return {'nf'} end
   r = {st = '1', cc = '0', cr = '', rc = '', hn = '', ep = '0', id = ARGV[6],
        ex = I(now + tonumber(ARGV[6])), nd = ARGV[5],
-       cu = redis.call('GET', KSEQ) or '0', cs = '0', kt = '0'}
-  local init = {'st', r.st, 'id', r.id, 'ex', r.ex, 'cu', r.cu,
-    'ct', t[1] .. string.format('%06d', tonumber(t[2]))}
-  if ARGV[4] ~= '' then metaFields(init, ARGV[4]) end
-  if r.nd ~= '' then init[#init + 1] = 'nd'; init[#init + 1] = r.nd end
-  if ARGV[11] ~= '' then init[#init + 1] = 'ow'; init[#init + 1] = ARGV[11] end
-  redis.call('HSET', KR, unpack(init))
+       cu = redis.call('GET', KSEQ) or '0', cs = '0', kt = '0',
+       qb = '0', qn = '0', qt = '0',
+       ct = t[1] .. string.format('%06d', tonumber(t[2])), ow = ARGV[11]}
+  -- The record is written by finish: st, id, ex, cu, then the fields
+  -- this call sets (the hold's, kt), ct, nd and ow, then the meta.
+  put('st', r.st); put('id', r.id); put('ex', r.ex); put('cu', r.cu)
+  fresh = receiver ~= ''
+  tail = {'ct', r.ct}
+  if r.nd ~= '' then tail[#tail + 1] = 'nd'; tail[#tail + 1] = r.nd end
+  if r.ow ~= '' then tail[#tail + 1] = 'ow'; tail[#tail + 1] = r.ow end
+  if ARGV[4] ~= '' then metaFields(tail, ARGV[4]) end
   redis.call('SADD', KOPEN, id)
   -- A session created held is in no expiry index entry (see hold).
-  if receiver == '' then redis.call('ZADD', KEXP, r.ex, id) else fresh = true end
+  if receiver == '' then redis.call('ZADD', KEXP, r.ex, id) end
   created = true
 end
 local attached, msgs = 0, {}
