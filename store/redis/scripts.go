@@ -193,11 +193,15 @@ local fresh = false
 -- broadcasts the session should have had were trimmed first.
 local missed = 0
 
-local function load()
-  local v = redis.call('HMGET', KR, unpack(F))
+-- load reads the record's fields fs (all of F when nil; 'st' first):
+-- HMGET costs Redis about 0.45 µs per field of a listpack, so scripts
+-- that need few read few. Fields not read are nil in r.
+local function load(fs)
+  fs = fs or F
+  local v = redis.call('HMGET', KR, unpack(fs))
   if not v[1] then return false end
   r = {}
-  for i, f in ipairs(F) do r[f] = v[i] or DEF[f] or '' end
+  for i, f in ipairs(fs) do r[f] = v[i] or DEF[f] or '' end
   return true
 end
 
@@ -532,7 +536,7 @@ return {'ok', msgs, r.st, r.cc, r.cr, released, r.cu, missed}
 
 // releaseLua: ARGV 3 receiver, 4 idle. Reply: 0.
 const releaseLua = `
-if not load() then return 0 end
+if not load({'st', 'rc', 'hn', 'ep', 'id', 'ex', 'kt'}) then return 0 end
 local receiver = ARGV[3]
 if receiver ~= '' and r.rc == receiver and leased() then
   release(tonumber(ARGV[4]))
@@ -544,7 +548,7 @@ return 0
 // pushLua: ARGV 3 max queue (messages), 4 max queue bytes, 5... messages.
 // Reply: {'nf'} | {'closed'} | {'full', unread} | {'ok', receiver, node, first, prev}.
 const pushLua = `
-if not load() then return {'nf'} end
+if not load({'st', 'rc', 'nd', 'cu', 'qb', 'qn', 'qt', 'ex', 'kt'}) then return {'nf'} end
 if r.st ~= '1' then return {'closed'} end
 local receiver = r.rc
 if r.nd ~= '' then return {'ok', receiver, r.nd, '0', '0'} end
@@ -603,7 +607,7 @@ return {'ok', 1, snapshot()}
 
 // getLua: Reply: {'nf'} | {'ok', snapshot}.
 const getLua = `
-if not load() then return {'nf'} end
+if not load({'st', 'cc', 'cr', 'rc', 'hn', 'ep', 'nd'}) then return {'nf'} end
 return {'ok', snapshot()}
 `
 
