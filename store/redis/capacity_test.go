@@ -176,7 +176,9 @@ func TestCapacity(t *testing.T) {
 	perCall("pull (acknowledge)", func() { _, _ = s.Pull(bg, route, one, store.PullRequest{Receiver: "r1", Max: -1}) })
 	perCall("push", func() { _, _ = s.Push(bg, route, one, []string{"x"}) })
 	perCall("pull", func() { _, _ = s.Pull(bg, route, one, store.PullRequest{Receiver: "r1"}) })
-	perCall("open (attach lean, pull)", func() { _, _ = s.Open(bg, route, one, store.OpenRequest{Receiver: "r1", Holder: "n1", Pull: true, Lean: true}) })
+	perCall("open (attach lean, pull)", func() {
+		_, _ = s.Open(bg, route, one, store.OpenRequest{Receiver: "r1", Holder: "n1", Pull: true, Lean: true})
+	})
 
 	const m = 5000
 	cycle("polling echo (open+push+ack&release)", m, func(i int) {
