@@ -34,7 +34,8 @@ func TestCapacity(t *testing.T) {
 	}
 	srv := redistest.Start(t)
 	c := newClient(t, &redis.Options{Addr: srv.Addr})
-	// A stored opening request of the size examples/testserver stores.
+	// A stored opening request (187 B) shaped like the one the sockjs
+	// package stores for a Go client with the default RequestHeaders.
 	meta := []byte(`{"remote_addr":"127.0.0.1:53412","host":"127.0.0.1:8081","uri":"/echo/417/x8f3kq2p/xhr","header":{"User-Agent":["Go-http-client/1.1"],"Origin":["http://127.0.0.1:8081"]}}`)
 	info := func(section, field string) float64 {
 		s, err := c.Info(bg, section).Result()
