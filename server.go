@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sockjs-cluster/sockjs/pubsub"
 	pubsubmem "github.com/sockjs-cluster/sockjs/pubsub/memory"
@@ -31,6 +32,17 @@ type Config struct {
 	// NodeID names this node on the bus; it must be unique in the cluster
 	// and must not contain '/'. Empty means a random id.
 	NodeID string
+
+	// Observer, when set, is told what the node does, for metrics (see
+	// Observer and package sockjsprom). Nil means none, at no cost.
+	Observer Observer
+	// ReadinessPing is how often each route pings this node through its
+	// bus for Ready. Zero means DefaultReadinessPing (5 seconds).
+	ReadinessPing time.Duration
+	// ReadinessTimeout is how long Ready tolerates no ping coming back.
+	// Zero means three ReadinessPing periods (DefaultReadinessTimeout, 15
+	// seconds, by default).
+	ReadinessTimeout time.Duration
 }
 
 // Server is one node: any number of SockJS routes sharing a store, a bus
