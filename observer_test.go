@@ -70,6 +70,14 @@ func (o *countingObserver) StoreCall(route, call string, d time.Duration, err er
 	o.add("store "+route+" "+call, 1)
 }
 
+func (o *countingObserver) BusPublished(route string, err error) {
+	if err == nil {
+		o.add("busok "+route, 1)
+	} else {
+		o.add("busfailed "+route, 1)
+	}
+}
+
 func (o *countingObserver) BusLag(route string, lag time.Duration) {
 	o.mu.Lock()
 	o.lags++
