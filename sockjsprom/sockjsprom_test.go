@@ -20,8 +20,8 @@ import (
 
 	"github.com/sockjs-cluster/sockjs"
 	pubsubmem "github.com/sockjs-cluster/sockjs/pubsub/memory"
-	storemem "github.com/sockjs-cluster/sockjs/store/memory"
 	"github.com/sockjs-cluster/sockjs/sockjsprom"
+	storemem "github.com/sockjs-cluster/sockjs/store/memory"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
