@@ -20,14 +20,19 @@ ARG GO_VERSION=1.26
 
 FROM golang:${GO_VERSION}-bookworm AS build
 WORKDIR /src
-# Dependencies first, so that a source change reuses their layer.
+# Dependencies first, so that a source change reuses their layer. The
+# examples are a module of their own (examples/go.mod), which requires the
+# library and sockjsprom from this tree.
 COPY go.mod go.sum ./
-RUN go mod download
+COPY sockjsprom/go.mod sockjsprom/go.sum ./sockjsprom/
+COPY examples/go.mod examples/go.sum ./examples/
+RUN cd examples && go mod download
 COPY . .
+WORKDIR /src/examples
 # chat or testserver.
 ARG EXAMPLE=chat
 RUN case "$EXAMPLE" in chat|testserver) ;; *) echo "EXAMPLE must be chat or testserver, not $EXAMPLE" >&2; exit 1;; esac
-RUN CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o /out/server ./examples/${EXAMPLE}
+RUN CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o /out/server ./${EXAMPLE}
 
 # Static binary on distroless: CA certificates and tzdata, no shell, runs
 # as user nonroot (65532).

@@ -100,6 +100,7 @@ func (s *Server) shed(n int64) {
 		}
 		if c.shed(CodeSlowConsumer, ReasonNodeBudget) {
 			b.sheds.Add(1)
+			c.rt.observeSlow(SlowQueue)
 			c.rt.log.Warn("sockjs: closing a websocket session to keep the node's buffers within Config.MaxBufferedBytes",
 				"route", c.rt.name, "session", c.key, "held", held[c], "budget", b.max)
 		}

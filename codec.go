@@ -146,6 +146,11 @@ func decodeNodeMessage(b []byte) (nodeMessage, error) {
 		if len(m.msgs) == 0 || m.first == 0 {
 			return m, errBadMessage
 		}
+	case msgPing:
+		var k int
+		if m.first, k = binary.Uvarint(rest); k <= 0 {
+			return m, errBadMessage
+		}
 	case msgClose:
 		code, k := binary.Uvarint(rest)
 		if k <= 0 || code > 65535 {

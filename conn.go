@@ -105,6 +105,7 @@ func (rt *route) openConn(ctx context.Context, r *http.Request, id string, kind 
 		key = id + keySep + randomID(8)
 	}
 	c.key = key
+	rt.observeOpened(kindTransport(kind))
 	c.handle = rt.handle(ctx, id, key, meta, opening)
 	c.handle.conn = c
 	c.handle.owner = c.owner
@@ -158,6 +159,7 @@ func (c *connSession) enqueue(it item, write bool) error {
 		c.closing = &transports.Close{Code: CodeSlowConsumer, Reason: "Slow consumer"}
 		c.cause = CauseSlowConsumer
 		c.dropQueue()
+		c.rt.observeSlow(SlowQueue)
 		if c.claim() {
 			c.writeAsync()
 		}
@@ -325,6 +327,7 @@ func (c *connSession) take() (transports.Batch, bool) {
 			}
 			c.msgs = nil
 		}
+		c.rt.observeSent(kindTransport(c.kind), n, c.queued)
 		clear(c.queue)
 		c.queue = c.queue[:0]
 		c.queued = 0
@@ -446,6 +449,7 @@ func (c *connSession) stopTimers() {
 // OnMessage runs, nothing is written to its connection: its replies, and
 // what others send it, go out together when it returns.
 func (c *connSession) Deliver(ctx context.Context, msgs []string) error {
+	c.rt.observeReceived(kindTransport(c.kind), len(msgs))
 	c.mu.Lock()
 	c.inDeliver = true
 	c.mu.Unlock()
@@ -507,6 +511,7 @@ func (c *connSession) Release(aborted bool) {
 	}
 	if closed {
 		// The connection's context is over; OnClose gets the release's.
+		rt.observeClosed(kindTransport(c.kind), code)
 		s := rt.handle(ctx, c.handle.id, c.key, c.handle.meta, c.handle.request)
 		s.conn = c
 		s.owner = c.owner

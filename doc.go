@@ -87,4 +87,15 @@
 // consumer, shutdown, store failure, interrupted, panic). A websocket
 // consumer that falls more than Options.MaxQueue messages behind is closed
 // with 1008.
+//
+// # Operations
+//
+// Config.Observer is told what the node does (sessions, messages, store
+// calls, the bus, lease renewals), for metrics, without this module
+// depending on a metrics library; package sockjsprom, a module of its own,
+// exposes it to Prometheus. Server.Ready and Server.ReadyHandler report
+// whether the node can serve: they fail while a route's store cannot be
+// reached (its node lease cannot be renewed) or its bus does not deliver
+// the node's periodic ping to itself (Config.ReadinessPing and
+// ReadinessTimeout).
 package sockjs

@@ -23,7 +23,9 @@ import (
 
 // renewNode takes (fresh) or renews the lease and reacts to a new epoch.
 func (rt *route) renewNode(ctx context.Context, fresh bool) error {
+	sent := mono()
 	nl, err := rt.store.RenewNode(ctx, rt.name, rt.srv.nodeID, store.NodeRequest{Lease: rt.opts.ReceiverLease, Fresh: fresh})
+	rt.noteRenewal(sent, err)
 	if err != nil {
 		return storeErr("renew node lease", err)
 	}

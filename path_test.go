@@ -80,6 +80,7 @@ func FuzzNodeMessage(f *testing.F) {
 	f.Add([]byte{msgDeliver, 200})
 	f.Add(encodeForget("abc"))
 	f.Add(encodeOffer("abc", "node/1", 7, 5, []string{"x", ""}))
+	f.Add(encodePing("token", 12345))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := decodeNodeMessage(b)
 		if err != nil {
@@ -98,6 +99,8 @@ func FuzzNodeMessage(f *testing.F) {
 			again = encodeForget(m.key)
 		case msgOffer:
 			again = encodeOffer(m.key, m.receiver, m.first, m.prev, m.msgs)
+		case msgPing:
+			again = encodePing(m.key, int64(m.first))
 		}
 		m2, err := decodeNodeMessage(again)
 		if err != nil || m2.key != m.key || m2.code != m.code || m2.reason != m.reason || !slices.Equal(m2.msgs, m.msgs) ||

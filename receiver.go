@@ -26,6 +26,8 @@ type receiver struct {
 	kind transports.Kind
 	ctx  context.Context
 
+	transport string // for the Observer
+
 	wake chan struct{} // a message, close or broadcast may be waiting
 	done chan struct{} // closed once released
 
@@ -164,7 +166,7 @@ func (rt *route) keepHeader(name string) bool {
 // it is new) for a polling or streaming request.
 func (rt *route) attach(ctx context.Context, r *http.Request, id string, kind transports.Kind) (*receiver, error) {
 	rc := &receiver{
-		rt: rt, key: id, name: rt.newName(), kind: kind, ctx: ctx,
+		rt: rt, key: id, name: rt.newName(), kind: kind, ctx: ctx, transport: transportOf(r),
 		wake: make(chan struct{}, 1), done: make(chan struct{}),
 	}
 	// Registered before the store sees the lease, so no wake-up is missed.
@@ -197,6 +199,7 @@ func (rt *route) attach(ctx context.Context, r *http.Request, id string, kind tr
 	}
 	switch {
 	case errors.Is(err, store.ErrReceiverBusy):
+		rt.observeBusy(rc.transport)
 		rt.unregister(rc)
 		rc.fixed = &transports.Batch{Close: closeAnother}
 		return rc, nil
@@ -218,6 +221,7 @@ func (rt *route) attach(ctx context.Context, r *http.Request, id string, kind tr
 	}
 	if res.Created {
 		rc.created = true
+		rt.observeOpened(rc.transport)
 		s := rt.handle(ctx, id, id, req.Meta, opening)
 		s.owner = req.Owner
 		if !rt.runOnOpen(s) {
@@ -250,6 +254,7 @@ func (rt *route) attach(ctx context.Context, r *http.Request, id string, kind tr
 // skip messages silently, it ends, saying why. What it took is delivered
 // first; its receivers get the close frame next.
 func (rt *route) missedBroadcasts(ctx context.Context, key string) {
+	rt.observeSlow(SlowMissedBroadcasts)
 	rt.log.Warn("sockjs: session fell behind the broadcast log; closing it", "session", key)
 	if err := rt.closeSession(ctx, key, CodeSlowConsumer, reasonMissed); err != nil {
 		rt.log.Warn("sockjs: closing a session that missed broadcasts", "session", key, "err", err)
@@ -413,8 +418,8 @@ func (rc *receiver) signal() {
 	}
 }
 
-// Next implements transports.Receiver.
-func (rc *receiver) Next(ctx context.Context) (transports.Batch, error) {
+// next is Next (observer.go) unobserved.
+func (rc *receiver) next(ctx context.Context) (transports.Batch, error) {
 	if rc.fixed != nil {
 		return *rc.fixed, nil
 	}

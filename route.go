@@ -50,6 +50,7 @@ type route struct {
 	known   knownSessions // sessions recently seen open, for Send
 
 	epoch atomic.Uint64 // this node's epoch on the route (0 before the first renewal)
+	ops   routeOps      // readiness (ready.go)
 
 	reapSoon atomic.Bool // this node created or let go of a session: reap at the short period
 
@@ -102,6 +103,7 @@ func newRoute(srv *Server, name, prefix string, h Handler, opts Options) *route 
 	if rt.store == nil {
 		rt.store = srv.cfg.Store
 	}
+	rt.store = observeStore(rt.store, srv.cfg.Observer)
 	if rt.bus == nil {
 		rt.bus = srv.cfg.Bus
 	}
@@ -188,6 +190,7 @@ func (rt *route) start(ctx context.Context) error {
 	go rt.reapLoop()
 	go rt.drainConns()
 	go rt.leaseLoop()
+	rt.startPing()
 	return nil
 }
 
@@ -470,6 +473,7 @@ func (rt *route) Receive(ctx context.Context, r *http.Request, id string, kind t
 
 // Send implements transports.Sessions: messages from xhr_send/jsonp_send.
 func (rt *route) Send(ctx context.Context, r *http.Request, id string, msgs []string) error {
+	rt.observeReceived(transportOf(r), len(msgs))
 	owner := rt.owner(r)
 	meta, ok := rt.known.get(id, owner, time.Now())
 	if !ok {
@@ -521,6 +525,7 @@ func (rt *route) pushNow(ctx context.Context, key string, msgs []string) error {
 		rt.sendFailed(key, err)
 	}
 	if errors.Is(err, store.ErrQueueFull) {
+		rt.observeSlow(SlowStoreQueue)
 		_ = rt.closeSession(ctx, key, CodeSlowConsumer, "Slow consumer")
 	}
 	if err != nil {
@@ -600,6 +605,7 @@ func (rt *route) closeSessionAs(ctx context.Context, key string, code int, reaso
 	if closed {
 		rt.reapSoon.Store(true)
 		rt.forget(ctx, key)
+		rt.observeClosedMeta(rec.Meta, code)
 		s := rt.handle(ctx, publicID(key), key, rec.Meta, nil)
 		s.owner = rec.Owner
 		rt.runOnClose(s, &CloseError{Code: code, Reason: reason, Cause: cause})
@@ -617,7 +623,7 @@ func (rt *route) closeSessionAs(ctx context.Context, key string, code int, reaso
 func (rt *route) forget(ctx context.Context, key string) {
 	rt.known.forget(key)
 	rt.sendFails.Delete(key)
-	if err := rt.bus.Publish(ctx, rt.broadcastChannel(), encodeForget(key)); err != nil && ctx.Err() == nil {
+	if err := rt.publish(ctx, rt.broadcastChannel(), encodeForget(key)); err != nil && ctx.Err() == nil {
 		rt.log.Warn("sockjs: announcing a closed session", "session", key, "err", err)
 	}
 }
@@ -641,8 +647,9 @@ func (rt *route) broadcast(ctx context.Context, msg string) error {
 	if err != nil {
 		return storeErr("broadcast", err)
 	}
+	rt.observeBroadcast()
 	rt.deliverBroadcast(seq, msg, false)
-	if err := rt.bus.Publish(ctx, rt.broadcastChannel(), encodeBroadcast(rt.srv.nodeID, seq, msg)); err != nil {
+	if err := rt.publish(ctx, rt.broadcastChannel(), encodeBroadcast(rt.srv.nodeID, seq, msg)); err != nil {
 		return fmt.Errorf("sockjs: broadcast: %w", err)
 	}
 	return nil
@@ -733,7 +740,7 @@ func (rt *route) toNode(ctx context.Context, node string, payload []byte) error 
 		rt.onNodeMessage(payload)
 		return nil
 	}
-	if err := rt.bus.Publish(ctx, rt.nodeChannel(node), payload); err != nil {
+	if err := rt.publish(ctx, rt.nodeChannel(node), payload); err != nil {
 		return fmt.Errorf("sockjs: notify node %s: %w", node, err)
 	}
 	return nil
@@ -784,6 +791,8 @@ func (rt *route) handleNodeMessage(payload []byte, later bool) {
 		if c := rt.conn(m.key); c != nil {
 			c.closeWith(m.code, m.reason)
 		}
+	case msgPing:
+		rt.onPing(m)
 	}
 }
 
@@ -864,6 +873,7 @@ func (rt *route) reapLoop() {
 					rt.forget(ctx, rec.ID) // a closed one was forgotten when it closed
 				}
 				if rec.State == store.StateOpen {
+					rt.observeClosedMeta(rec.Meta, 0)
 					s := rt.handle(ctx, publicID(rec.ID), rec.ID, rec.Meta, nil)
 					s.final = &rec // its values stay readable in OnClose
 					s.owner = rec.Owner

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sockjs-cluster/sockjs/pubsub"
 	pubsubmem "github.com/sockjs-cluster/sockjs/pubsub/memory"
@@ -42,6 +43,17 @@ type Config struct {
 	// its own as well (Options.MaxQueueBytes). The store bounds what it
 	// keeps for the other transports (see its options). Zero means 32 MiB.
 	MaxBufferedBytes int64
+
+	// Observer, when set, is told what the node does, for metrics (see
+	// Observer and package sockjsprom). Nil means none, at no cost.
+	Observer Observer
+	// ReadinessPing is how often each route pings this node through its
+	// bus for Ready. Zero means DefaultReadinessPing (5 seconds).
+	ReadinessPing time.Duration
+	// ReadinessTimeout is how long Ready tolerates no ping coming back.
+	// Zero means three ReadinessPing periods (DefaultReadinessTimeout, 15
+	// seconds, by default).
+	ReadinessTimeout time.Duration
 }
 
 // Server is one node: any number of SockJS routes sharing a store, a bus

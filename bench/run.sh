@@ -72,7 +72,12 @@ fi
 
 mkdir -p results/bin
 bin=$(pwd)/results/bin
-(cd "$src" && go build -o "$bin/testserver" ./examples/testserver)
+# examples/ is a module of its own (older checkouts: part of the root one).
+if [ -f "$src/examples/go.mod" ]; then
+	(cd "$src/examples" && go build -o "$bin/testserver" ./testserver)
+else
+	(cd "$src" && go build -o "$bin/testserver" ./examples/testserver)
+fi
 go build -o results/bin/sockjsgo ./peers/sockjsgo
 go build -o results/bin/raw ./peers/raw
 go build -o results/bin/profserver ./cmd/profserver

@@ -192,7 +192,7 @@ func TestDockerfile(t *testing.T) {
 			t.Errorf("go build environment %q lacks %s", env, want)
 		}
 	}
-	for _, want := range []string{"-trimpath", "-ldflags=-s -w", "-o", "./examples/${EXAMPLE}"} {
+	for _, want := range []string{"-trimpath", "-ldflags=-s -w", "-o", "./${EXAMPLE}"} {
 		if !slices.Contains(argv, want) {
 			t.Errorf("go build %q lacks %s", argv, want)
 		}
@@ -216,7 +216,7 @@ func TestDockerfile(t *testing.T) {
 				args[i] = a
 			}
 			cmd := exec.Command(args[0], args[1:]...)
-			cmd.Dir = repoRoot
+			cmd.Dir = filepath.Join(repoRoot, "examples") // the Dockerfile's WORKDIR
 			cmd.Env = append(os.Environ(), env...)
 			if b, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("%s: %v\n%s", strings.Join(append(env, args...), " "), err, b)

@@ -46,6 +46,7 @@ func TestExamplesStandAlone(t *testing.T) {
 			for _, args := range [][]string{
 				{"mod", "init", "example.com/x"},
 				{"mod", "edit", "-replace", "github.com/sockjs-cluster/sockjs=" + root},
+				{"mod", "edit", "-replace", "github.com/sockjs-cluster/sockjs/sockjsprom=" + filepath.Join(root, "sockjsprom")},
 				{"mod", "tidy"},
 				{"build", "./..."},
 				{"vet", "./..."},

@@ -58,10 +58,10 @@ func freePort(t *testing.T) int {
 func buildExample(t *testing.T, name string) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), name)
-	cmd := exec.Command("go", "build", "-o", bin, "./examples/"+name)
-	cmd.Dir = ".."
+	cmd := exec.Command("go", "build", "-o", bin, "./"+name)
+	cmd.Dir = "../examples" // a module of its own
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./examples/%s: %v\n%s", name, err, out)
+		t.Fatalf("go build ./%s (in examples/): %v\n%s", name, err, out)
 	}
 	return bin
 }

@@ -2,7 +2,7 @@
 // to everyone, with notices when visitors join and leave. It serves the page
 // at / and the SockJS route at /chat.
 //
-//	go run ./examples/chat -addr 127.0.0.1:8080
+//	go -C examples run ./chat -addr 127.0.0.1:8080
 //
 // Open the page in a few browser tabs; add ?transport=xhr-polling (or
 // xhr-streaming, eventsource, iframe-htmlfile, jsonp-polling, websocket) to
@@ -45,6 +45,7 @@ const drainTimeout = 10 * time.Second
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
 	node := flag.String("node", "", "this node's id in the cluster (default: random)")
+	metrics := flag.Bool("metrics", false, "serve Prometheus metrics at /metrics (readiness is always at /readyz)")
 	health := flag.String("healthcheck", "", "only GET this URL and exit 0 on a 2xx answer, 1 otherwise (a container health check)")
 	var rf redisFlags
 	rf.register(flag.CommandLine)
@@ -56,7 +57,11 @@ func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	setup, err := rf.parse()
 	if err == nil {
-		err = run(*addr, setup, sockjs.Config{Logger: log, NodeID: *node})
+		cfg := sockjs.Config{Logger: log, NodeID: *node}
+		if *metrics {
+			cfg.Observer, metricsHandler = newMetrics()
+		}
+		err = run(*addr, setup, cfg)
 	}
 	if err != nil {
 		log.Error("chat", "err", err)
@@ -92,7 +97,7 @@ func run(addr string, setup redisSetup, cfg sockjs.Config) error {
 func serve(ctx context.Context, ln net.Listener, cfg sockjs.Config) error {
 	node, handler := newServer(cfg)
 	srv := &http.Server{
-		Handler:           handler,
+		Handler:           withOps(handler, node, metricsHandler),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,

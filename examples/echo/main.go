@@ -2,7 +2,7 @@
 // comes back to it. It serves the SockJS route at /echo and a page at / that
 // connects to it with sockjs-client.
 //
-//	go run ./examples/echo -addr 127.0.0.1:8080
+//	go -C examples run ./echo -addr 127.0.0.1:8080
 //
 // server.go builds the handler; this file listens and shuts down gracefully
 // on SIGINT or SIGTERM.

@@ -11,7 +11,7 @@
 //
 // Websocket origins are not checked: this server is for tests only.
 //
-//	go run ./examples/testserver -addr 127.0.0.1:8081 [-sockjs-url URL] [-redis redis://127.0.0.1:6379/0 -node a]
+//	go -C examples run ./testserver -addr 127.0.0.1:8081 [-sockjs-url URL] [-redis redis://127.0.0.1:6379/0 -node a]
 //
 // With -redis (or -redis-cluster, or -redis-sentinel with -redis-master:
 // redis.go), several test servers on one Redis form a cluster: any request
@@ -39,6 +39,7 @@ const drainTimeout = 10 * time.Second
 func main() {
 	fs := flag.CommandLine
 	addr := fs.String("addr", "127.0.0.1:8081", "listen address")
+	metrics := fs.Bool("metrics", false, "serve Prometheus metrics at /metrics (readiness is always at /readyz)")
 	health := fs.String("healthcheck", "", "only GET this URL and exit 0 on a 2xx answer, 1 otherwise (a container health check)")
 	cfg, rf := registerFlags(fs)
 	flag.Parse()
@@ -50,6 +51,9 @@ func main() {
 	setup, err := rf.parse()
 	if err == nil {
 		err = cfg.check()
+	}
+	if *metrics {
+		cfg.Observer, metricsHandler = newMetrics()
 	}
 	if err == nil {
 		err = run(*addr, setup, *cfg)
@@ -91,7 +95,7 @@ func run(addr string, setup redisSetup, cfg config) error {
 	}
 	node := newServer(ctx, cfg)
 	srv := &http.Server{
-		Handler:           node,
+		Handler:           withOps(node, node, metricsHandler),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,

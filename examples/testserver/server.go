@@ -17,8 +17,9 @@ type config struct {
 	SockJSURL string
 	Logger    *slog.Logger
 	NodeID    string
-	Store     store.Store // nil: in memory
-	Bus       pubsub.Bus  // nil: in memory
+	Store     store.Store     // nil: in memory
+	Bus       pubsub.Bus      // nil: in memory
+	Observer  sockjs.Observer // nil: no metrics
 
 	// ReceiverLease and DisconnectDelay set every route's options of the
 	// same names; zero keeps the library's defaults.
@@ -42,7 +43,7 @@ func (c *config) check() error {
 // which would redirect URLs the protocol wants answered with 404.
 // Background work (the ticker) stops when ctx ends.
 func newServer(ctx context.Context, cfg config) *sockjs.Server {
-	node := sockjs.NewServer(sockjs.Config{Logger: cfg.Logger, NodeID: cfg.NodeID, Store: cfg.Store, Bus: cfg.Bus})
+	node := sockjs.NewServer(sockjs.Config{Logger: cfg.Logger, NodeID: cfg.NodeID, Store: cfg.Store, Bus: cfg.Bus, Observer: cfg.Observer})
 	registerServices(ctx, node, sockjs.Options{
 		SockJSURL:       cfg.SockJSURL,
 		ReceiverLease:   cfg.ReceiverLease,

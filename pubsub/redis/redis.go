@@ -158,15 +158,12 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Stats counts events since New.
-type Stats struct {
-	// Reconnects counts the times the pub/sub connection was re-established
-	// after it had been lost or replaced.
-	Reconnects uint64
-	// Dropped counts messages dropped because a subscription's queue was
-	// full (once per subscription that missed it).
-	Dropped uint64
-}
+// Stats counts events since New: Reconnects counts the times the pub/sub
+// connection was re-established after it had been lost or replaced, and
+// Dropped the messages dropped because a subscription's queue was full
+// (once per subscription that missed it). It is pubsub.Stats, so that a
+// Bus is a pubsub.StatsReporter.
+type Stats = pubsub.Stats
 
 // Bus is a pubsub.Bus over Redis pub/sub. Create it with New; stop it with
 // Close.
@@ -219,6 +216,7 @@ var (
 	_ pubsub.Bus            = (*Bus)(nil)
 	_ pubsub.Closer         = (*Bus)(nil)
 	_ pubsub.IdleSubscriber = (*Bus)(nil)
+	_ pubsub.StatsReporter  = (*Bus)(nil)
 )
 
 // healthToken is the payload of the health checker's PINGs; Subscribe's
