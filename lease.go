@@ -22,9 +22,15 @@ import (
 // closed with c[1002] when their session expired or was taken meanwhile.
 
 // renewNode takes (fresh) or renews the lease and reacts to a new epoch.
+//
+// The store call is bounded by a renewal period: a store that does not
+// answer (a blackholed connection) must not stall the lease loop, which
+// has to notice the lease running out and give the holds up.
 func (rt *route) renewNode(ctx context.Context, fresh bool) error {
 	sent := mono()
-	nl, err := rt.store.RenewNode(ctx, rt.name, rt.srv.nodeID, store.NodeRequest{Lease: rt.opts.ReceiverLease, Fresh: fresh})
+	rctx, cancel := context.WithTimeout(ctx, rt.opts.ReceiverLease/3)
+	nl, err := rt.store.RenewNode(rctx, rt.name, rt.srv.nodeID, store.NodeRequest{Lease: rt.opts.ReceiverLease, Fresh: fresh})
+	cancel()
 	rt.noteRenewal(sent, err)
 	if err != nil {
 		return storeErr("renew node lease", err)
