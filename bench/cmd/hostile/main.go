@@ -468,10 +468,11 @@ func attackSlowBody(e *env) {
 	wg.Wait()
 }
 
-func attackLongIDs(e *env) {
-	id := strings.Repeat("i", 64<<10)
+// openMany opens 300 sessions with the requests req builds, counting the
+// answers by status, then waits for the stop.
+func (e *env) openMany(req func(i int) *http.Request) {
 	for i := 0; i < 300 && !e.stopped(); i++ {
-		resp, err := e.client.Post(fmt.Sprintf("%s/echo/000/%s%d/xhr", e.base, id, i), "text/plain", nil)
+		resp, err := e.client.Do(req(i))
 		if err != nil {
 			e.count("error", 1)
 			continue
@@ -483,22 +484,22 @@ func attackLongIDs(e *env) {
 	<-e.stop
 }
 
+func attackLongIDs(e *env) {
+	id := strings.Repeat("i", 64<<10)
+	e.openMany(func(i int) *http.Request {
+		req, _ := http.NewRequest("POST", fmt.Sprintf("%s/echo/000/%s%d/xhr", e.base, id, i), nil)
+		return req
+	})
+}
+
 func attackHeaders(e *env, size int) {
 	junk := strings.Repeat("j", size-4096)
-	for i := 0; i < 300 && !e.stopped(); i++ {
+	e.openMany(func(int) *http.Request {
 		req, _ := http.NewRequest("POST", e.base+"/echo/000/"+newID()+"/xhr", nil)
 		req.Header.Set("X-Junk", junk)
 		req.Header.Set("Cookie", "c="+junk[:4096])
-		resp, err := e.client.Do(req)
-		if err != nil {
-			e.count("error", 1)
-			continue
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		e.count(fmt.Sprintf("status_%d", resp.StatusCode), 1)
-	}
-	<-e.stop
+		return req
+	})
 }
 
 func attackFragments(e *env) {
