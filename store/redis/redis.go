@@ -126,6 +126,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -236,6 +237,11 @@ type Store struct {
 	// waitCluster: MinReplicas was asked of a Cluster client; calls fail.
 	waitCluster bool
 	passes      sync.Map         // route + "\x00" + node -> *refreshPass
+	// noFunctions: the server has no functions (see run); scripts run by
+	// EVALSHA. fnGen counts the library's loads, fnMu serialises them.
+	noFunctions atomic.Bool
+	fnGen       atomic.Uint64
+	fnMu        sync.Mutex
 	now         func() time.Time // time.Now; the process's clock, for refresh passes only
 }
 
@@ -310,47 +316,129 @@ func flag(b bool) string {
 // what names an operation on a session for errors: "push route/id".
 func what(op, route, id string) string { return op + " " + route + "/" + id }
 
-// run runs a script, after checking the context: one round trip.
-func (s *Store) run(ctx context.Context, op string, sc *redis.Script, keys []string, args ...any) (any, error) {
+// run runs a script, after checking the context: one round trip, or
+// two when the server lacks the library (loaded by then) or functions
+// altogether (the script then runs by EVALSHA from then on).
+func (s *Store) run(ctx context.Context, op string, sc *luaScript, keys []string, args ...any) (any, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
-	var (
-		v   any
-		err error
-	)
-	switch {
-	case s.waitCluster:
-		err = errWaitCluster
-	case s.pipe != nil:
-		queue := func(p redis.Pipeliner) redis.Cmder { return p.EvalSha(ctx, sc.Hash(), keys, args...) }
-		var cmd, tail redis.Cmder
-		if s.opts.MinReplicas > 0 && sc != scriptGet {
-			// One WAIT after the pipeline's calls covers all their writes.
-			cmd, tail, err = s.pipe.DoTail(ctx, queue)
-		} else {
-			cmd, err = s.pipe.Do(ctx, queue)
-		}
-		if err == nil {
-			v, err = cmd.(*redis.Cmd).Result()
-			if err == nil && tail != nil {
-				err = s.checkWait(op, tail.(*redis.Cmd))
-			}
-			if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-				// The server does not know the script yet (a new or
-				// restarted server): EVAL runs and caches it.
-				v, err = s.runWaited(ctx, op, sc, keys, args, true)
+	if s.waitCluster {
+		return nil, wrapErr(ctx, op, errWaitCluster)
+	}
+	for first := true; ; first = false {
+		gen := s.fnGen.Load()
+		useFn := !s.noFunctions.Load()
+		v, err := s.call(ctx, op, sc, useFn, keys, args)
+		if err != nil && useFn && first {
+			switch {
+			case noFunctions(err):
+				// Redis before 7, or a server or proxy that does not
+				// know FCALL: scripts from now on.
+				s.noFunctions.Store(true)
+				continue
+			case redis.HasErrorPrefix(err, "Function not found"):
+				// A new or restarted server, or one that lost its
+				// functions (FUNCTION FLUSH).
+				if lerr := s.loadLibrary(ctx, gen); lerr != nil {
+					return nil, wrapErr(ctx, op, lerr)
+				}
+				continue
 			}
 		}
-	case s.opts.MinReplicas > 0 && sc != scriptGet:
-		v, err = s.runWaited(ctx, op, sc, keys, args, false)
+		if err != nil {
+			return nil, wrapErr(ctx, op, err)
+		}
+		return v, nil
+	}
+}
+
+// noFunctions reports an answer to FCALL or FUNCTION LOAD that says the
+// server has no functions for us (go-redis compares without the "ERR "
+// prefix): an unknown command (Redis before 7, or
+// a proxy), or no permission to use them.
+func noFunctions(err error) bool {
+	return redis.HasErrorPrefix(err, "unknown command") || redis.HasErrorPrefix(err, "unknown subcommand") ||
+		redis.HasErrorPrefix(err, "NOPERM")
+}
+
+// loadLibrary loads the library of scripts (FUNCTION LOAD REPLACE) on the
+// server, or on every primary of a Redis Cluster, unless it was loaded
+// since generation gen. A server that has no functions turns scripts on.
+func (s *Store) loadLibrary(ctx context.Context, gen uint64) error {
+	s.fnMu.Lock()
+	defer s.fnMu.Unlock()
+	if s.fnGen.Load() != gen {
+		return nil // loaded meanwhile, by another call
+	}
+	load := func(ctx context.Context, c redis.Cmdable) error {
+		return c.FunctionLoadReplace(ctx, library).Err()
+	}
+	var err error
+	switch c := s.c.(type) {
+	case *redis.ClusterClient:
+		err = c.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error { return load(ctx, m) })
+	case *redis.Ring:
+		err = c.ForEachShard(ctx, func(ctx context.Context, m *redis.Client) error { return load(ctx, m) })
 	default:
-		v, err = sc.Run(ctx, s.c, keys, args...).Result()
+		err = load(ctx, c)
+	}
+	if err != nil && noFunctions(err) {
+		s.noFunctions.Store(true)
+		err = nil
+	}
+	if err == nil {
+		s.fnGen.Add(1)
+	}
+	return err
+}
+
+// call sends one script call: as a function, or by its hash (and by its
+// source when the server answers NOSCRIPT).
+func (s *Store) call(ctx context.Context, op string, sc *luaScript, useFn bool, keys []string, args []any) (any, error) {
+	waited := s.opts.MinReplicas > 0 && sc != scriptGet
+	if s.pipe == nil {
+		if waited {
+			how := byHash
+			if useFn {
+				how = byFunction
+			}
+			return s.runWaited(ctx, op, sc, how, keys, args)
+		}
+		if useFn {
+			return s.c.FCall(ctx, sc.fn, keys, args...).Result()
+		}
+		return sc.eval.Run(ctx, s.c, keys, args...).Result()
+	}
+	queue := func(p redis.Pipeliner) redis.Cmder {
+		if useFn {
+			return p.FCall(ctx, sc.fn, keys, args...)
+		}
+		return p.EvalSha(ctx, sc.eval.Hash(), keys, args...)
+	}
+	var (
+		cmd, tail redis.Cmder
+		err       error
+	)
+	if waited {
+		// One WAIT after the pipeline's calls covers all their writes.
+		cmd, tail, err = s.pipe.DoTail(ctx, queue)
+	} else {
+		cmd, err = s.pipe.Do(ctx, queue)
 	}
 	if err != nil {
-		return nil, wrapErr(ctx, op, err)
+		return nil, err
 	}
-	return v, nil
+	v, err := cmd.(*redis.Cmd).Result()
+	if err == nil && tail != nil {
+		err = s.checkWait(op, tail.(*redis.Cmd))
+	}
+	if err != nil && !useFn && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		// The server does not know the script yet (a new or restarted
+		// server): EVAL runs and caches it.
+		return s.runWaited(ctx, op, sc, bySource, keys, args)
+	}
+	return v, err
 }
 
 // maxPipeline bounds the calls one pipeline carries.

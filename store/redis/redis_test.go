@@ -387,9 +387,54 @@ func (h *countHook) take() []string {
 	return out
 }
 
+// TestRoundTrips: every call is one round trip, a function call (FCALL)
+// on a server with functions; the library is loaded when missing.
 func TestRoundTrips(t *testing.T) {
 	srv := redistest.Start(t)
 	c := newClient(t, &redis.Options{Addr: srv.Addr})
+	testRoundTrips(t, c, "fcall")
+
+	// A server without the library (restarted, or flushed): FCALL, the
+	// library's load, FCALL again; then FCALL alone.
+	if err := c.FunctionFlush(bg).Err(); err != nil {
+		t.Fatalf("FUNCTION FLUSH: %v", err)
+	}
+	s := New(c, Options{Prefix: uniquePrefix("roundtrips")})
+	hook := &countHook{}
+	c.AddHook(hook)
+	for i, want := range [][]string{{"fcall", "function", "fcall"}, {"fcall"}} {
+		if _, err := s.Get(bg, "/echo", "absent"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("Get: %v", err)
+		}
+		if got := hook.take(); !slices.Equal(got, want) {
+			t.Fatalf("Get %d after FUNCTION FLUSH: round trips %q, want %q", i, got, want)
+		}
+	}
+}
+
+// TestRoundTripsWithoutFunctions: on a server without functions (Redis
+// before 7; here miniredis) the calls are scripts, by hash (EVALSHA),
+// after one FCALL that tells the Store so.
+func TestRoundTripsWithoutFunctions(t *testing.T) {
+	m := miniredis.RunT(t)
+	c := newClient(t, &redis.Options{Addr: m.Addr()})
+	hook := &countHook{}
+	c.AddHook(hook)
+	s := New(c, Options{Prefix: uniquePrefix("roundtrips")})
+	c.Ping(bg) // the connection's handshake
+	hook.take()
+	for i, want := range [][]string{{"fcall", "evalsha", "eval"}, {"evalsha"}} {
+		if _, err := s.Get(bg, "/echo", "absent"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("Get: %v", err)
+		}
+		if got := hook.take(); !slices.Equal(got, want) {
+			t.Fatalf("Get %d: round trips %q, want %q", i, got, want)
+		}
+	}
+	testRoundTrips(t, c, "evalsha")
+}
+
+func testRoundTrips(t *testing.T, c *redis.Client, script string) {
 	hook := &countHook{}
 	c.AddHook(hook)
 	s := New(c, Options{Prefix: uniquePrefix("roundtrips")})
@@ -404,37 +449,37 @@ func TestRoundTrips(t *testing.T) {
 		{"Open(create)", func(id string) error {
 			_, err := s.Open(bg, route, id, store.OpenRequest{Create: true, Idle: long, Receiver: "r", Holder: "n"})
 			return err
-		}, "evalsha"},
-		{"Push", func(id string) error { _, err := s.Push(bg, route, id, []string{"a", "b"}); return err }, "evalsha"},
-		{"Publish", func(string) error { _, err := s.Publish(bg, route, "news"); return err }, "evalsha"},
+		}, script},
+		{"Push", func(id string) error { _, err := s.Push(bg, route, id, []string{"a", "b"}); return err }, script},
+		{"Publish", func(string) error { _, err := s.Publish(bg, route, "news"); return err }, script},
 		{"Pull", func(id string) error {
 			res, err := s.Pull(bg, route, id, store.PullRequest{Receiver: "r", Idle: long, Max: 2})
 			if err == nil && len(res.Messages) != 2 {
 				err = fmt.Errorf("pulled %q", res.Messages)
 			}
 			return err
-		}, "evalsha"},
-		{"Release", func(id string) error { return s.Release(bg, route, id, "r", long) }, "evalsha"},
+		}, script},
+		{"Release", func(id string) error { return s.Release(bg, route, id, "r", long) }, script},
 		{"Open(poll)", func(id string) error {
 			res, err := s.Open(bg, route, id, store.OpenRequest{Receiver: "r", Holder: "n", Idle: long, Pull: true, ReleaseIfData: true})
 			if err == nil && len(res.Messages) != 1 {
 				err = fmt.Errorf("polled %q", res.Messages)
 			}
 			return err
-		}, "evalsha"},
-		{"SetValue", func(id string) error { return s.SetValue(bg, route, id, "k", "v") }, "evalsha"},
-		{"Get", func(id string) error { _, err := s.Get(bg, route, id); return err }, "evalsha"},
+		}, script},
+		{"SetValue", func(id string) error { return s.SetValue(bg, route, id, "k", "v") }, script},
+		{"Get", func(id string) error { _, err := s.Get(bg, route, id); return err }, script},
 		{"Count", func(string) error { _, err := s.Count(bg, route); return err }, "scard"},
 		{"IDs", func(string) error { _, err := s.IDs(bg, route); return err }, "smembers"},
-		{"CloseSession", func(id string) error { _, _, err := s.CloseSession(bg, route, id, 3000, "bye", long); return err }, "evalsha"},
-		{"Reap", func(string) error { _, err := s.Reap(bg, route, 100); return err }, "evalsha"},
+		{"CloseSession", func(id string) error { _, _, err := s.CloseSession(bg, route, id, 3000, "bye", long); return err }, script},
+		{"Reap", func(string) error { _, err := s.Reap(bg, route, 100); return err }, script},
 		{"Open(absent)", func(id string) error {
 			_, err := s.Open(bg, route, id+"-absent", store.OpenRequest{})
 			if errors.Is(err, store.ErrNotFound) {
 				err = nil
 			}
 			return err
-		}, "evalsha"},
+		}, script},
 	}
 	// The first session warms the connection and loads the scripts.
 	nodeN(t, s, route)
@@ -451,6 +496,9 @@ func TestRoundTrips(t *testing.T) {
 		}
 	}
 
+	if script != "evalsha" {
+		return
+	}
 	// A server without the script: EVALSHA, then EVAL, then EVALSHA again.
 	if err := c.ScriptFlush(bg).Err(); err != nil {
 		t.Fatalf("SCRIPT FLUSH: %v", err)

@@ -19,22 +19,35 @@ var ErrNotReplicated = errors.New("redisstore: not acknowledged by enough replic
 // to the shard that took the write.
 var errWaitCluster = errors.New("redisstore: Options.MinReplicas needs a standalone or Sentinel client (redis.Client, a failover client or a UniversalClient of one); a Redis Cluster client cannot send WAIT to the shard that took the write")
 
-// queueCall queues sc on p (by hash, or its source when byHash is false)
-// and, when replicas are required and sc writes, a WAIT after it on the
-// same connection, which covers the script's writes. (The coalescing
-// pipelines queue one WAIT after all their calls instead: see run.)
-func (s *Store) queueCall(ctx context.Context, p redis.Pipeliner, sc *redis.Script, byHash bool, keys []string, args []any) (*redis.Cmd, *redis.Cmd) {
+// queueCall queues sc on p (as a function, by hash, or by its source
+// when neither) and, when replicas are required and sc writes, a WAIT
+// after it on the same connection, which covers the script's writes. (The
+// coalescing pipelines queue one WAIT after all their calls instead: see
+// call.)
+func (s *Store) queueCall(ctx context.Context, p redis.Pipeliner, sc *luaScript, how callBy, keys []string, args []any) (*redis.Cmd, *redis.Cmd) {
 	var cmd *redis.Cmd
-	if byHash {
-		cmd = p.EvalSha(ctx, sc.Hash(), keys, args...)
-	} else {
-		cmd = sc.Eval(ctx, p, keys, args...)
+	switch how {
+	case byFunction:
+		cmd = p.FCall(ctx, sc.fn, keys, args...)
+	case byHash:
+		cmd = p.EvalSha(ctx, sc.eval.Hash(), keys, args...)
+	default:
+		cmd = sc.eval.Eval(ctx, p, keys, args...)
 	}
 	if s.opts.MinReplicas <= 0 || sc == scriptGet {
 		return cmd, nil
 	}
 	return cmd, s.waitCmd(ctx, p)
 }
+
+// callBy is how a script is sent.
+type callBy int
+
+const (
+	byFunction callBy = iota // FCALL
+	byHash                   // EVALSHA
+	bySource                 // EVAL
+)
 
 // checkWait turns a WAIT's answer into ErrNotReplicated when too few
 // replicas acknowledged; nil when no WAIT was sent.
@@ -58,20 +71,19 @@ func (s *Store) waitCmd(ctx context.Context, p redis.Pipeliner) *redis.Cmd {
 }
 
 // runWaited runs a script followed by WAIT, both in one round trip on one
-// connection, without the coalescing pipelines: by its hash, then by its
-// source should the server not know it. evalOnly skips the first attempt
-// (the caller has just been answered NOSCRIPT).
-func (s *Store) runWaited(ctx context.Context, op string, sc *redis.Script, keys []string, args []any, evalOnly bool) (any, error) {
-	tries := []bool{true, false}
-	if evalOnly {
-		tries = tries[1:]
+// connection, without the coalescing pipelines: sent as how says, then
+// by its source should the server not know its hash.
+func (s *Store) runWaited(ctx context.Context, op string, sc *luaScript, how callBy, keys []string, args []any) (any, error) {
+	tries := []callBy{how}
+	if how == byHash {
+		tries = append(tries, bySource)
 	}
-	for _, byHash := range tries {
+	for _, how := range tries {
 		pipe := s.c.Pipeline()
-		cmd, wait := s.queueCall(ctx, pipe, sc, byHash, keys, args)
+		cmd, wait := s.queueCall(ctx, pipe, sc, how, keys, args)
 		_, _ = pipe.Exec(ctx)
 		v, err := cmd.Result()
-		if err != nil && byHash && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		if err != nil && how == byHash && redis.HasErrorPrefix(err, "NOSCRIPT") {
 			continue // EVAL runs and caches it
 		}
 		if err == nil {

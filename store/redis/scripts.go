@@ -1,6 +1,13 @@
 package redisstore
 
-import "github.com/redis/go-redis/v9"
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
 
 // The Lua scripts. Each Store method runs one of them (or one plain
 // command), so each call is one round trip and one atomic step on the
@@ -22,13 +29,8 @@ import "github.com/redis/go-redis/v9"
 
 // coreLua starts every script: keys, clock, number formatting.
 const coreLua = `
-local KSEQ, KLOG, KOPEN, KEXP = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local KNODES, KNE = KEYS[5], KEYS[6]
-local KR, KQ, KV = KEYS[7], KEYS[8], KEYS[9]
-local BASE = string.sub(KSEQ, 1, -4)
-local keyTTL = tonumber(ARGV[1])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local KSEQ, KLOG, KOPEN, KEXP, KNODES, KNE, KR, KQ, KV
+local BASE, keyTTL, t, now
 -- HELD is the deadline of a held session (ex, and its expiry index
 -- score): it expires only once the hold ends.
 local HELD = 1e15
@@ -43,12 +45,27 @@ local function I(n) return string.format('%d', n) end
 local META = 64
 `
 
+// coreInit starts every call (see begin): keys, clock.
+const coreInit = `
+  KSEQ, KLOG, KOPEN, KEXP = K[1], K[2], K[3], K[4]
+  KNODES, KNE = K[5], K[6]
+  KR, KQ, KV = K[7], K[8], K[9]
+  BASE = string.sub(KSEQ, 1, -4)
+  keyTTL = tonumber(A[1])
+  t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+`
+
 // luaPart is a piece of the scripts' library (a few local definitions)
-// with the pieces it uses.
+// with the pieces it uses. init, when set, resets the piece's state at
+// the start of every call (inside begin, whose arguments are K and A, the
+// call's KEYS and ARGV): the definitions run once per library load when
+// the server has functions, so no state may live in them.
 type luaPart struct {
 	name  string
 	needs []string
 	src   string
+	init  string
 }
 
 // libLua is the library, in the order its pieces are defined in a script
@@ -81,12 +98,12 @@ local function nodeEntry(v)
   local i = string.find(v, ':', 1, true)
   return string.sub(v, 1, i - 1), tonumber(string.sub(v, i + 1))
 end
-`},
+`, ""},
 	{"nodeLive", []string{"nodeEntry"}, `
 -- nodeLive returns node's epoch and lease end when its lease is live.
 -- Answers are kept for the script's run: a script asks about the same
 -- node more than once.
-local liveMemo = {}
+local liveMemo
 local function nodeLive(node)
   local m = liveMemo[node]
   if m then return m[1], m[2] end
@@ -95,6 +112,8 @@ local function nodeLive(node)
   liveMemo[node] = {ep, u}
   return ep, u
 end
+`, `
+  liveMemo = {}
 `},
 	{"lapseHolds", []string{}, `
 -- lapseHolds ends the holds of node's epoch ep, whose lease ended at
@@ -118,7 +137,7 @@ local function lapseHolds(node, ep, upto, max)
   end
   return max <= 0 or redis.call('SCARD', kh) == 0
 end
-`},
+`, ""},
 	{"metaFields", []string{}, `
 -- metaFields appends the fields holding meta to args.
 local function metaFields(args, meta)
@@ -134,7 +153,7 @@ local function metaFields(args, meta)
     args[#args + 1] = n
   end
 end
-`},
+`, ""},
 	{"metaOf", []string{}, `
 -- metaOf rebuilds the meta of record kr from its first piece and count.
 local function metaOf(kr, first, n)
@@ -145,14 +164,14 @@ local function metaOf(kr, first, n)
   for i = 2, n do f[#f + 1] = 'm' .. i end
   return first .. table.concat(redis.call('HMGET', kr, unpack(f)))
 end
-`},
+`, ""},
 	{"parse", []string{}, `
 -- parse splits "<seq>:<rest>" (queue and log entries).
 local function parse(e)
   local i = string.find(e, ':', 1, true)
   return tonumber(string.sub(e, 1, i - 1)), string.sub(e, i + 1)
 end
-`},
+`, ""},
 	{"ensure", []string{}, `
 -- ensure keeps key k (when it exists) alive upto at least E. When the TTL
 -- has to move it moves to E + keyTTL, so that the renewals of the next
@@ -163,7 +182,7 @@ local function ensure(k, E)
     redis.call('PEXPIREAT', k, I(E + keyTTL))
   end
 end
-`},
+`, ""},
 	{"ensureRoute", []string{"ensure"}, `
 -- ensureRoute keeps the route's keys alive upto at least E and at least as
 -- long as its expiry index (the longest lived: a key created now, such as
@@ -174,24 +193,24 @@ local function ensureRoute(E)
   ensure(KSEQ, E); ensure(KLOG, E); ensure(KOPEN, E); ensure(KEXP, E)
   ensure(BASE .. 'lb', E)
 end
-`},
+`, ""},
 	{"record", []string{"ensureRoute"}, `
-local id = ARGV[2]
+local id
 local F = {'st', 'cc', 'cr', 'rc', 'hn', 'ep', 'id', 'ex', 'nd', 'cu', 'cs', 'kt', 'qb', 'qn', 'qt'}
 -- Fields at their default value are not written at creation: an absent
 -- field reads as its default ('' unless listed here).
 local DEF = {cc = '0', ep = '0', cu = '0', cs = '0', kt = '0', qb = '0', qn = '0', qt = '0'}
 local r
-local dirty = {}
+local dirty
 -- tail: fields finish writes after the dirty ones (a new record's meta,
 -- so that the fields scripts read and write come first in the listpack,
 -- which HMGET and HSET scan from its head).
 local tail
 -- fresh: r is a record this script creates (in no index yet).
-local fresh = false
+local fresh
 -- missed is set when take met the log's trim mark past the cursor: some
 -- broadcasts the session should have had were trimmed first.
-local missed = 0
+local missed
 
 -- load reads the record's fields fs (all of F when nil; 'st' first):
 -- HMGET costs Redis about 0.45 µs per field of a listpack, so scripts
@@ -244,6 +263,8 @@ local function finish()
     ensureRoute(E + keyTTL)
   end
 end
+`, `
+  id = A[2]; r = nil; dirty = {}; tail = nil; fresh = false; missed = 0
 `},
 	{"leased", []string{"record", "nodeLive"}, `
 -- leased reports whether the hold is live: its node's lease is live, in
@@ -253,13 +274,13 @@ local function leased()
   local ep = nodeLive(r.hn)
   return ep ~= nil and ep == r.ep
 end
-`},
+`, ""},
 	{"unhold", []string{"record"}, `
 -- unhold takes the session out of its holder's set.
 local function unhold()
   if r.rc ~= '' then redis.call('SREM', BASE .. 'h:' .. r.hn, id) end
 end
-`},
+`, ""},
 	{"hold", []string{"unhold"}, `
 -- hold gives the session to receiver of node holder in epoch ep.
 local function hold(receiver, holder, ep)
@@ -272,7 +293,7 @@ local function hold(receiver, holder, ep)
     put('ex', I(HELD))
   end
 end
-`},
+`, ""},
 	{"setDeadline", []string{"record"}, `
 local function setDeadline(at)
   local old = tonumber(r.ex)
@@ -285,7 +306,7 @@ local function setDeadline(at)
     if not sc or at < tonumber(sc) then redis.call('ZADD', KEXP, I(at), id) end
   end
 end
-`},
+`, ""},
 	{"release", []string{"unhold", "setDeadline"}, `
 -- release drops the lease; an open session then expires after idle (0: its
 -- own) from now. A closed one keeps the deadline the close set.
@@ -296,7 +317,7 @@ local function release(idle)
   if idle > 0 then put('id', I(idle)) end
   setDeadline(now + tonumber(r.id))
 end
-`},
+`, ""},
 	{"unqueued", []string{"record"}, `
 -- take removes and returns up to max (0: all) pending messages in sequence
 -- order: the queue merged with the log entries past the cursor and, for a
@@ -313,7 +334,7 @@ local function unqueued(n, k)
   put('qb', I(qb))
   put('qn', I(math.max(tonumber(r.qn) - k, 0)))
 end
-`},
+`, ""},
 	{"take", []string{"parse", "unqueued"}, `
 local function take(max)
   if r.nd ~= '' then return {} end
@@ -383,7 +404,7 @@ local function take(max)
   if cursor ~= tonumber(r.cu) then put('cu', I(cursor)) end
   return out
 end
-`},
+`, ""},
 	{"dropAcked", []string{"parse", "unqueued"}, `
 -- dropAcked drops queued messages at or behind the cursor (acknowledged
 -- ones): all of them when the queue's last one is (qt), without reading
@@ -407,7 +428,7 @@ local function dropAcked()
     unqueued(gone, k)
   end
 end
-`},
+`, ""},
 	{"snapshot", []string{"leased", "metaOf"}, `
 -- snapshot is the session as the Go side reads it:
 -- {state, code, reason, live receiver, node, meta, created, values...}.
@@ -418,15 +439,36 @@ local function snapshot(lean)
   local x = redis.call('HMGET', KR, 'mt', 'ct', 'ow', 'mn')
   return {r.st, r.cc, r.cr, rc, r.nd, metaOf(KR, x[1], x[4]), x[2] or '0', redis.call('HGETALL', KV), x[3] or '', hn}
 end
-`},
+`, ""},
+}
+
+// luaScript is one of the store's scripts: its body runs after begin,
+// which sets the core's and the pieces' state for the call. It runs as a
+// function of the store's library (FCALL) where the server has functions
+// (Redis 7 and later), and as a script (EVALSHA) elsewhere.
+type luaScript struct {
+	name string // its function's name in the library, after the library's name
+	// flags are the function's flags: "allow-oom" for the scripts that
+	// must work when Redis is out of memory (they free memory, or keep
+	// leases alive), "no-writes" for a script that only reads.
+	flags []string
+	needs []string
+	body  string
+	eval  *redis.Script // the script on its own, for servers without functions
+	fn    string        // the function's name: <library>_<name>
 }
 
 // script composes a script: the core, the library pieces body uses (and
-// those they use), then body. Each EVALSHA runs the whole chunk, so every
-// function a script defines costs it, called or not: with the whole
-// library, defining it cost about 6 µs per call (TestCapacity's
-// measurements), more than a bare EVALSHA.
-func script(body string, needs ...string) *redis.Script {
+// those they use), begin, then body. Each EVALSHA runs the whole chunk,
+// so every function a script defines costs it, called or not; a function
+// of the library (see library) defines them once, when it is loaded.
+func script(name string, flags []string, body string, needs ...string) *luaScript {
+	src := coreLua + libSource(pieces(needs)) + "begin(KEYS, ARGV)\n" + body
+	return &luaScript{name: name, flags: flags, needs: needs, body: body, eval: redis.NewScript(src)}
+}
+
+// pieces returns which library pieces needs asks for, with those they use.
+func pieces(needs []string) map[string]bool {
 	want := map[string]bool{}
 	var add func(string)
 	add = func(name string) {
@@ -447,13 +489,56 @@ func script(body string, needs ...string) *redis.Script {
 	for _, n := range needs {
 		add(n)
 	}
-	src := coreLua
+	return want
+}
+
+// libSource is the library pieces in want, in order, and begin, which
+// resets their state (and the core's) at the start of a call.
+func libSource(want map[string]bool) string {
+	var src, init strings.Builder
+	init.WriteString(coreInit)
 	for _, p := range libLua {
 		if want[p.name] {
-			src += p.src
+			src.WriteString(p.src)
+			init.WriteString(p.init)
 		}
 	}
-	return redis.NewScript(src + body)
+	return src.String() + "\nlocal function begin(K, A)" + init.String() + "end\n"
+}
+
+// libraryName starts the name of the library and of its functions; the
+// library's own name adds a digest of its source, so that nodes running
+// different versions of the store (during a rolling upgrade) each call
+// their own, side by side in one server.
+const libraryName = "sockjs"
+
+// newLibrary composes the library of scripts, each as a function, sets
+// their function names, and returns the library's source for FUNCTION
+// LOAD.
+func newLibrary(scripts ...*luaScript) string {
+	all := map[string]bool{}
+	for _, p := range libLua {
+		all[p.name] = true
+	}
+	// The functions' names start with the library's, which is known only
+	// once the source is: a placeholder stands for it meanwhile.
+	const self = "@LIBRARY@"
+	var body strings.Builder
+	body.WriteString(coreLua + libSource(all))
+	for _, sc := range scripts {
+		flags := make([]string, len(sc.flags))
+		for i, f := range sc.flags {
+			flags[i] = "'" + f + "'"
+		}
+		fmt.Fprintf(&body, "\nredis.register_function{function_name = '%s_%s', flags = {%s},\ncallback = function(KEYS, ARGV)\nbegin(KEYS, ARGV)\n%s\nend}\n",
+			self, sc.name, strings.Join(flags, ", "), sc.body)
+	}
+	sum := sha1.Sum([]byte(body.String()))
+	name := libraryName + "_" + hex.EncodeToString(sum[:8])
+	for _, sc := range scripts {
+		sc.fn = name + "_" + sc.name
+	}
+	return "#!lua name=" + name + "\n" + strings.ReplaceAll(body.String(), self, name)
 }
 
 // openLua: ARGV 3 create, 4 meta, 5 node, 6 idle, 7 receiver, 8 holder,
@@ -804,15 +889,26 @@ end
 return {ep, renewed, next}
 `
 
+// The flags of functions that must run when Redis is out of memory, and
+// of those that only read.
 var (
-	scriptRenewNode = script(renewNodeLua, "nodeEntry", "lapseHolds", "ensureRoute")
-	scriptOpen      = script(openLua, "leased", "hold", "release", "take", "snapshot", "metaFields")
-	scriptPull      = script(pullLua, "leased", "take", "dropAcked", "release")
-	scriptRelease   = script(releaseLua, "leased", "release")
-	scriptPush      = script(pushLua, "record", "parse")
-	scriptClose     = script(closeLua, "setDeadline", "snapshot")
-	scriptGet       = script(getLua, "snapshot")
-	scriptSetValue  = script(setValueLua, "ensure")
-	scriptPublish   = script(publishLua, "parse", "ensureRoute")
-	scriptReap      = script(reapLua, "nodeEntry", "lapseHolds", "metaOf")
+	allowOOM = []string{"allow-oom"}
+	noWrites = []string{"no-writes"}
+)
+
+var (
+	scriptRenewNode = script("renew_node", allowOOM, renewNodeLua, "nodeEntry", "lapseHolds", "ensureRoute")
+	scriptOpen      = script("open", nil, openLua, "leased", "hold", "release", "take", "snapshot", "metaFields")
+	scriptPull      = script("pull", allowOOM, pullLua, "leased", "take", "dropAcked", "release")
+	scriptRelease   = script("release", allowOOM, releaseLua, "leased", "release")
+	scriptPush      = script("push", nil, pushLua, "record", "parse")
+	scriptClose     = script("close", allowOOM, closeLua, "setDeadline", "snapshot")
+	scriptGet       = script("get", noWrites, getLua, "snapshot")
+	scriptSetValue  = script("set_value", nil, setValueLua, "ensure")
+	scriptPublish   = script("publish", nil, publishLua, "parse", "ensureRoute")
+	scriptReap      = script("reap", allowOOM, reapLua, "nodeEntry", "lapseHolds", "metaOf")
+
+	// library is every script as a function, for FUNCTION LOAD.
+	library = newLibrary(scriptRenewNode, scriptOpen, scriptPull, scriptRelease, scriptPush,
+		scriptClose, scriptGet, scriptSetValue, scriptPublish, scriptReap)
 )
