@@ -4,6 +4,7 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
@@ -196,14 +197,7 @@ end
 `, ""},
 	{"record", []string{"ensureRoute"}, `
 local id
--- HOT are the fields most calls need, 'st' first; a closed session's
--- (CLOSED) are read only when st says it is closed; OWNED adds the owner
--- identity for Open. HMGET costs Redis about 0.35 µs per field of a
--- listpack, so scripts read no field they do not need.
-local HOT = {'st', 'rc', 'hn', 'ep', 'id', 'ex', 'nd', 'cu', 'kt', 'qb', 'qn', 'qt'}
-local CLOSED = {'cc', 'cr', 'cs'}
-local OWNED = {'st', 'rc', 'hn', 'ep', 'id', 'ex', 'nd', 'cu', 'kt', 'qb', 'qn', 'qt', 'ow'}
-local DEF = {cc = '0', ep = '0', cu = '0', cs = '0', kt = '0', qb = '0', qn = '0', qt = '0'}
+`+fieldSetsLua()+`
 local r
 local dirty
 -- tail: fields finish writes after the dirty ones (a new record's meta,
@@ -222,14 +216,14 @@ local function read(fs)
   for i, f in ipairs(fs) do r[f] = v[i] or DEF[f] or '' end
 end
 
--- load reads the record's fields fs (HOT when nil; 'st' first), and all of
--- CLOSED too when the session is closed. Fields not read are nil in r.
+-- load reads the record's fields of set fs (HOT when nil; 'st' first),
+-- and all of CLOSED too when the session is closed. Fields not read are
+-- nil in r.
 local function load(fs)
   fs = fs or HOT
   local v = redis.call('HMGET', KR, unpack(fs))
   if not v[1] then return false end
-  r = {}
-  for i, f in ipairs(fs) do r[f] = v[i] or DEF[f] or '' end
+  r = fs.new(v)
   if r.st == '2' and not r.cs then read(CLOSED) end
   return true
 end
@@ -468,6 +462,59 @@ type luaScript struct {
 	fn    string        // the function's name: <library>_<name>
 }
 
+// fieldSets are the lists of record fields that the scripts read at once
+// (HMGET costs Redis about 0.4 µs per field of a listpack, so a call reads
+// no field it does not need), 'st' first. Each becomes a Lua list and a
+// constructor of the record table r from HMGET's answer, with absent
+// fields at their defaults: a table built in one step costs Redis about
+// 2 µs less than one filled field by field.
+var fieldSets = []struct {
+	name, doc string
+	fields    []string
+}{
+	{"HOT", "what most calls need", []string{"st", "rc", "hn", "ep", "id", "ex", "nd", "cu", "kt", "qb", "qn", "qt"}},
+	{"OWNED", "HOT and the owner identity, for Open", []string{"st", "rc", "hn", "ep", "id", "ex", "nd", "cu", "kt", "qb", "qn", "qt", "ow"}},
+	{"PUSHING", "Push's", []string{"st", "rc", "nd", "cu", "qb", "qn", "qt", "ex", "kt"}},
+	{"RELEASING", "Release's", []string{"st", "rc", "hn", "ep", "id", "ex", "kt"}},
+	{"GETTING", "Get's", []string{"st", "cc", "cr", "rc", "hn", "ep", "nd"}},
+}
+
+// fieldDefaults are the values of fields that are absent from a record
+// (new records leave fields at their default out); '' for the others.
+var fieldDefaults = map[string]string{"cc": "0", "ep": "0", "cu": "0", "cs": "0", "kt": "0", "qb": "0", "qn": "0", "qt": "0"}
+
+// fieldSetsLua defines the field sets in Lua, CLOSED (the fields only a
+// closed session has set) and DEF (fieldDefaults).
+func fieldSetsLua() string {
+	var b strings.Builder
+	b.WriteString("-- The field sets (see fieldSets in scripts.go); CLOSED are read when\n-- st says the session is closed.\n")
+	b.WriteString("local CLOSED = {'cc', 'cr', 'cs'}\nlocal DEF = {")
+	keys := make([]string, 0, len(fieldDefaults))
+	for k := range fieldDefaults {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s = '%s'", k, fieldDefaults[k])
+	}
+	b.WriteString("}\n")
+	for _, fs := range fieldSets {
+		fmt.Fprintf(&b, "-- %s: %s.\nlocal %s = {'%s'}\n", fs.name, fs.doc, fs.name, strings.Join(fs.fields, "', '"))
+		fmt.Fprintf(&b, "%s.new = function(v) return {", fs.name)
+		for i, f := range fs.fields {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%s = v[%d] or '%s'", f, i+1, fieldDefaults[f])
+		}
+		b.WriteString("} end\n")
+	}
+	return b.String()
+}
+
 // script composes a script: the core, the library pieces body uses (and
 // those they use), begin, then body. Each EVALSHA runs the whole chunk,
 // so every function a script defines costs it, called or not; a function
@@ -631,7 +678,7 @@ return {'ok', msgs, r.st, r.cc or '0', r.cr or '', released, r.cu, missed}
 
 // releaseLua: ARGV 3 receiver, 4 idle. Reply: 0.
 const releaseLua = `
-if not load({'st', 'rc', 'hn', 'ep', 'id', 'ex', 'kt'}) then return 0 end
+if not load(RELEASING) then return 0 end
 local receiver = ARGV[3]
 if receiver ~= '' and r.rc == receiver and leased() then
   release(tonumber(ARGV[4]))
@@ -643,7 +690,7 @@ return 0
 // pushLua: ARGV 3 max queue (messages), 4 max queue bytes, 5... messages.
 // Reply: {'nf'} | {'closed'} | {'full', unread} | {'ok', receiver, node, first, prev}.
 const pushLua = `
-if not load({'st', 'rc', 'nd', 'cu', 'qb', 'qn', 'qt', 'ex', 'kt'}) then return {'nf'} end
+if not load(PUSHING) then return {'nf'} end
 if r.st ~= '1' then return {'closed'} end
 local receiver = r.rc
 if r.nd ~= '' then return {'ok', receiver, r.nd, '0', '0'} end
@@ -702,7 +749,7 @@ return {'ok', 1, snapshot()}
 
 // getLua: Reply: {'nf'} | {'ok', snapshot}.
 const getLua = `
-if not load({'st', 'cc', 'cr', 'rc', 'hn', 'ep', 'nd'}) then return {'nf'} end
+if not load(GETTING) then return {'nf'} end
 return {'ok', snapshot()}
 `
 
