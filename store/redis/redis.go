@@ -236,7 +236,7 @@ type Store struct {
 	pipe   *autopipe.Pipeliner // nil when coalescing is off
 	// waitCluster: MinReplicas was asked of a Cluster client; calls fail.
 	waitCluster bool
-	passes      sync.Map         // route + "\x00" + node -> *refreshPass
+	passes      sync.Map // route + "\x00" + node -> *refreshPass
 	// noFunctions: the server has no functions (see run); scripts run by
 	// EVALSHA. fnGen counts the library's loads, fnMu serialises them.
 	noFunctions atomic.Bool

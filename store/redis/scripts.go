@@ -197,7 +197,7 @@ end
 `, ""},
 	{"record", []string{"ensureRoute"}, `
 local id
-`+fieldSetsLua()+`
+` + fieldSetsLua() + `
 local r
 local dirty
 -- tail: fields finish writes after the dirty ones (a new record's meta,
@@ -480,7 +480,8 @@ var fieldSets = []struct {
 }
 
 // fieldDefaults are the values of fields that are absent from a record
-// (new records leave fields at their default out); '' for the others.
+// (new records leave fields at their default out); the empty string for
+// the others.
 var fieldDefaults = map[string]string{"cc": "0", "ep": "0", "cu": "0", "cs": "0", "kt": "0", "qb": "0", "qn": "0", "qt": "0"}
 
 // fieldSetsLua defines the field sets in Lua, CLOSED (the fields only a
