@@ -887,7 +887,7 @@ return out
 `
 
 // renewNodeLua: ARGV 2 the route's key base, 3 node, 4 lease, 5 fresh,
-// 6 the TTL refresh pass's cursor (” for none), 7 how many holds to
+// 6 the TTL refresh pass's cursor (empty for none), 7 how many holds to
 // refresh at most.
 // Reply: {epoch, renewed, cursor}.
 //
