@@ -52,12 +52,33 @@
 //
 // # One round trip per call
 //
-// Every method is one round trip to Redis: one Lua script (EVALSHA) or
-// one command (SCARD for Count, SMEMBERS for IDs). The first time a server
-// meets a script costs a second one: EVALSHA answers NOSCRIPT, and EVAL
-// runs and caches the script. Scripts run atomically, so each method is one
-// atomic step, across all the nodes of the cluster. It needs Redis 5 or
-// later, which replicates scripts by their effects (tested with 7.0).
+// Every method is one round trip to Redis: one Lua function call (FCALL)
+// or one command (SCARD for Count, SMEMBERS for IDs). The functions form
+// one library, named after a digest of its source ("sockjs_<digest>"), so
+// that two versions of the store can share a server (a rolling upgrade);
+// delete a version's library once no node runs it (FUNCTION DELETE). The
+// first call that meets a server without the library costs two more round
+// trips: FCALL answers that the function is missing, FUNCTION LOAD loads
+// the library (on every primary of a Redis Cluster), and the call is made
+// again. Redis persists and replicates functions with the data.
+//
+// A server without functions (Redis before 7, miniredis, a proxy that
+// does not pass FCALL, or an ACL that refuses FCALL or FUNCTION LOAD) gets
+// the same code as scripts (EVALSHA) after one refused FCALL, for the
+// Store's lifetime. The first time a server meets a script costs a second
+// round trip: EVALSHA answers NOSCRIPT, and EVAL runs and caches it.
+//
+// Functions and scripts run atomically, so each method is one atomic
+// step, across all the nodes of the cluster. The store needs Redis 5 or
+// later, which replicates scripts by their effects; Redis 7 or later runs
+// it as functions, which cost Redis less per call (tested with 7.0).
+//
+// Over maxmemory (give Redis the noeviction policy), the functions that
+// store more (Open creating a session, Push, Publish, SetValue) are
+// refused with Redis's OOM error, and those that free memory or keep
+// leases alive (RenewNode, Pull, Release, CloseSession, Reap) and Get
+// still run, so that a full Redis drains. Scripts are refused at their
+// first write instead.
 //
 // # Redis Cluster
 //
