@@ -56,7 +56,16 @@
 // When the pub/sub connection breaks (Redis restarts, CLIENT KILL, a network
 // error), go-redis dials a new one on the next read and subscribes it to all
 // the bus's channels; while Redis is unreachable the bus keeps trying, with
-// a back-off of at most one second. A connection that stays open but carries
+// a back-off of at most one second. The bus then checks that Redis has
+// confirmed the SUBSCRIBE of every channel on the new connection (a PING
+// after them, whose reply comes after theirs): a SUBSCRIBE that Redis
+// refuses (an ACL rule, a server still loading its data) fails with an
+// error reply on a connection that is otherwise fine, and go-redis does not
+// try again. The bus then logs a warning and subscribes the missing
+// channels again, with the same back-off, until Redis accepts; only then is
+// the connection logged and counted as re-established. A SUBSCRIBE refused
+// for a new subscription is retried in the same way, although Subscribe has
+// returned. A connection that stays open but carries
 // nothing any more (a half-open TCP connection after a network partition, a
 // frozen server or proxy) fails no read, so the bus checks it: when it has
 // been silent for Options.HealthCheckInterval the bus sends a PING, and when
@@ -153,13 +162,15 @@ type Options struct {
 	// not help when a proxy in between still answers.
 	HealthCheckInterval time.Duration
 
-	// Logger receives lost and re-established connections and overflowing
-	// queues; nil means slog.Default().
+	// Logger receives lost and re-established connections, channels Redis
+	// refuses to subscribe, and overflowing queues; nil means
+	// slog.Default().
 	Logger *slog.Logger
 }
 
 // Stats counts events since New: Reconnects counts the times the pub/sub
-// connection was re-established after it had been lost or replaced, and
+// connection was re-established after it had been lost or replaced (once
+// Redis had confirmed every channel on the new connection), and
 // Dropped the messages dropped because a subscription's queue was full
 // (once per subscription that missed it). It is pubsub.Stats, so that a
 // Bus is a pubsub.StatsReporter.
@@ -199,6 +210,24 @@ type Bus struct {
 	subs map[string][]*subscription
 	// live holds every subscription whose goroutine runs.
 	live map[*subscription]struct{}
+	// told holds the channels (bus names) go-redis has been told to
+	// subscribe; go-redis records them even when it cannot send the
+	// command, and resubscribes them all on every new connection. Only the
+	// syncer changes it.
+	told map[string]struct{}
+	// have holds the channels (Redis names) that Redis has confirmed on the
+	// current connection; the reader keeps it, and empties it when the
+	// connection is lost or replaced.
+	have map[string]struct{}
+	// The check of the subscriptions (see checked): the reader asks for one
+	// (checkReq) after a reconnection or an error reply, the syncer sends
+	// its PING (check) once checkAt has passed, and checkFails counts the
+	// checks that have found channels missing since the last that did not.
+	checkReq   bool
+	checkAt    time.Time
+	check      *subCheck
+	checkFails int
+	checkSeq   uint64
 	// wantGen counts changes to the keys of subs; doneGen is the last of
 	// them the syncer has sent to Redis. synced is closed (and replaced)
 	// after each of the syncer's passes.
@@ -220,10 +249,12 @@ var (
 )
 
 // healthToken is the payload of the health checker's PINGs; Subscribe's
-// PINGs carry pingPrefix and a sequence number.
+// PINGs carry pingPrefix and a sequence number, and the checks of the
+// subscriptions checkPrefix and another.
 const (
 	healthToken = "redisbus:health"
 	pingPrefix  = "redisbus:subscribe:"
+	checkPrefix = "redisbus:check:"
 )
 
 // New returns a Bus that talks through client. The bus opens its pub/sub
@@ -246,6 +277,8 @@ func New(client redis.UniversalClient, opts Options) *Bus {
 		ready:       make(chan struct{}),
 		subs:        make(map[string][]*subscription),
 		live:        make(map[*subscription]struct{}),
+		told:        make(map[string]struct{}),
+		have:        make(map[string]struct{}),
 		synced:      make(chan struct{}),
 		swapped:     make(chan struct{}),
 		lost:        make(chan struct{}),
@@ -571,7 +604,11 @@ func (b *Bus) readLoop() {
 	ps := b.ps
 	b.mu.RUnlock()
 	failures := 0
-	broken := false
+	// broken: the connection was lost or replaced, and Redis has not yet
+	// confirmed every channel on its successor; asked: the reader has asked
+	// for a check of the subscriptions since.
+	broken, asked := false, false
+	var refusal error // the last error reply, for the warnings
 	for {
 		msg, err := ps.Receive(b.ctx)
 		if err != nil {
@@ -584,17 +621,35 @@ func (b *Bus) readLoop() {
 				if ps = b.nextPubSub(ps); ps == nil {
 					return
 				}
+				b.forgetConn()
+				broken, asked = true, false
 				failures = 0
+				continue
+			}
+			if refused(err) {
+				// Redis refused a command (a SUBSCRIBE, most likely) on a
+				// connection that is still up: go-redis keeps it, and never
+				// sends that command again.
+				refusal = err
+				b.log.Debug("redisbus: pub/sub command refused", "err", err)
+				if broken && !asked {
+					asked = true
+					b.askCheck(true)
+				} else if !broken {
+					b.askCheck(false)
+				}
 				continue
 			}
 			// go-redis has closed the connection and, if it could, dialed
 			// a new one and resubscribed it; if not, the next Receive
 			// tries again.
+			b.forgetConn()
 			b.signalLost()
 			if !broken {
 				broken = true
 				b.log.Warn("redisbus: pub/sub connection lost; reconnecting", "err", err)
 			}
+			asked = false
 			failures++
 			if failures > 1 && !b.sleep(b.backoff(failures)) {
 				return
@@ -603,17 +658,177 @@ func (b *Bus) readLoop() {
 		}
 		failures = 0
 		b.reads.Add(1)
-		if broken {
-			broken = false
-			b.reconnects.Add(1)
-			b.log.Info("redisbus: pub/sub connection re-established")
+		if broken && !asked {
+			// A new connection answers: has it every channel?
+			asked = true
+			b.askCheck(true)
 		}
 		switch m := msg.(type) {
 		case *redis.Message:
 			b.dispatch(m)
+		case *redis.Subscription:
+			if done, retries := b.confirmed(m, broken); done {
+				b.settled(&broken, retries)
+				refusal = nil
+			}
 		case *redis.Pong:
-			b.pong(m.Payload)
+			if !strings.HasPrefix(m.Payload, checkPrefix) {
+				b.pong(m.Payload)
+			} else if done, retries := b.checked(m.Payload, refusal); done {
+				b.settled(&broken, retries)
+				refusal = nil
+			}
 		}
+	}
+}
+
+// refused reports whether err is an error reply after which go-redis keeps
+// the connection (it replaces it after READONLY, or MOVED to its own
+// address).
+func refused(err error) bool {
+	var rerr redis.Error
+	if !errors.As(err, &rerr) || redis.IsReadOnlyError(err) {
+		return false
+	}
+	_, moved := redis.IsMovedError(err)
+	return !moved
+}
+
+// subCheck is a check of the subscriptions in progress: a PING sent on the
+// pub/sub connection after the SUBSCRIBE commands of the channels in want
+// (Redis names). Redis answers a connection's commands in order, so when
+// the reply arrives, every confirmation has arrived before it.
+type subCheck struct {
+	token string
+	want  []string
+}
+
+// forgetConn records that the pub/sub connection is gone: no channel is
+// confirmed on the next one yet, and a check in progress is void.
+func (b *Bus) forgetConn() {
+	b.mu.Lock()
+	clear(b.have)
+	b.check = nil
+	b.mu.Unlock()
+}
+
+// askCheck asks the syncer for a check of the subscriptions, at once. With
+// again false, it does not when a check is already in progress or planned.
+func (b *Bus) askCheck(again bool) {
+	b.mu.Lock()
+	ask := again || !b.checkReq && b.check == nil
+	if ask {
+		b.checkReq, b.checkAt, b.check = true, time.Time{}, nil
+	}
+	b.mu.Unlock()
+	if ask {
+		b.wakeSyncer()
+	}
+}
+
+// confirmed records the confirmation of a SUBSCRIBE or UNSUBSCRIBE. With
+// pending set (the connection is new, or a check has failed), it reports
+// whether Redis has now confirmed every channel the bus has asked for,
+// and how many checks had failed before; the check in progress is then
+// moot.
+func (b *Bus) confirmed(m *redis.Subscription, pending bool) (done bool, retries int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch m.Kind {
+	case "subscribe", "ssubscribe":
+		b.have[m.Channel] = struct{}{}
+	case "unsubscribe", "sunsubscribe":
+		delete(b.have, m.Channel)
+	default:
+		return false, 0
+	}
+	if len(b.have) > m.Count {
+		// Redis counts fewer channels on the connection than it has
+		// confirmed: go-redis has replaced it without a failed read (a
+		// write failed), and what the old one had counts no more.
+		clear(b.have)
+		if m.Count > 0 {
+			b.have[m.Channel] = struct{}{}
+		}
+		if !b.checkReq && b.check == nil {
+			b.checkReq, b.checkAt = true, time.Time{}
+			b.wakeSyncer()
+		}
+		return false, 0
+	}
+	if !pending && b.checkFails == 0 {
+		return false, 0
+	}
+	for ch := range b.told {
+		if _, ok := b.have[b.prefix+ch]; !ok {
+			return false, 0
+		}
+	}
+	retries = b.checkFails
+	b.checkReq, b.check, b.checkFails = false, nil, 0
+	return true, retries
+}
+
+// checked takes the reply to the PING of a check, and reports whether Redis
+// had confirmed every channel of the check by then, and how many checks had
+// failed before. When it had not, checked logs it (refusal is the last
+// error reply read, if any) and has the syncer subscribe the missing
+// channels again after a back-off.
+func (b *Bus) checked(token string, refusal error) (done bool, retries int) {
+	b.mu.Lock()
+	c := b.check
+	if c == nil || c.token != token {
+		b.mu.Unlock()
+		return false, 0 // void, or overtaken by a newer check
+	}
+	b.check = nil
+	var missing []string
+	for _, ch := range c.want {
+		if _, ok := b.have[ch]; !ok {
+			missing = append(missing, ch)
+		}
+	}
+	if len(missing) == 0 {
+		retries = b.checkFails
+		b.checkReq, b.checkFails = false, 0
+		b.mu.Unlock()
+		return true, retries
+	}
+	b.checkFails++
+	fails := b.checkFails
+	wait := b.backoff(fails + 1)
+	b.checkReq, b.checkAt = true, time.Now().Add(wait)
+	b.mu.Unlock()
+	b.wakeSyncer() // it sets its timer
+
+	// One warning per episode; the retries go to the debug log.
+	level := slog.LevelDebug
+	if fails == 1 {
+		level = slog.LevelWarn
+	}
+	const show = 10
+	b.log.Log(b.ctx, level, "redisbus: pub/sub channels not subscribed; retrying",
+		"missing", len(missing), "wanted", len(c.want),
+		"channels", missing[:min(len(missing), show)],
+		"err", refusal, "attempt", fails, "retry_in", wait)
+	return false, 0
+}
+
+// settled records that Redis has confirmed every channel: a lost or
+// replaced connection has been re-established, or channels it had refused
+// are subscribed at last.
+func (b *Bus) settled(broken *bool, retries int) {
+	switch {
+	case *broken:
+		*broken = false
+		b.reconnects.Add(1)
+		if retries > 0 {
+			b.log.Info("redisbus: pub/sub connection re-established", "retries", retries)
+		} else {
+			b.log.Info("redisbus: pub/sub connection re-established")
+		}
+	case retries > 0:
+		b.log.Info("redisbus: pub/sub channels subscribed again", "retries", retries)
 	}
 }
 
@@ -703,18 +918,20 @@ func (b *Bus) pong(token string) {
 }
 
 // syncLoop is the syncer: it alone sends SUBSCRIBE and UNSUBSCRIBE, so that
-// they reach Redis in the order of the changes they reflect, and it replaces
-// the PubSub when the health checker asks.
+// they reach Redis in the order of the changes they reflect; it sends the
+// checks of the subscriptions, and replaces the PubSub when the health
+// checker asks.
 func (b *Bus) syncLoop() {
 	defer b.wg.Done()
-	// told holds the channels go-redis has been told to subscribe; go-redis
-	// records them even when it cannot send the command, and resubscribes
-	// them all on every new connection.
-	told := make(map[string]struct{})
+	// retry wakes the syncer when a check is due after a back-off.
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
 	first := true
 	for {
 		select {
 		case <-b.kick:
+		case <-retry.C:
 		case <-b.ctx.Done():
 			return
 		}
@@ -724,23 +941,31 @@ func (b *Bus) syncLoop() {
 		b.replaceReq = false
 		if replace {
 			b.replacing = true
-			clear(told)
+			clear(b.told)
 		}
 		var add, drop []string
-		if _, ok := told[""]; b.cluster && !ok {
-			told[""] = struct{}{}
+		if _, ok := b.told[""]; b.cluster && !ok {
+			b.told[""] = struct{}{}
 			add = append(add, b.prefix)
 		}
 		for ch := range b.subs {
-			if _, ok := told[ch]; !ok {
-				told[ch] = struct{}{}
+			if _, ok := b.told[ch]; !ok {
+				b.told[ch] = struct{}{}
 				add = append(add, b.prefix+ch)
 			}
 		}
-		for ch := range told {
+		for ch := range b.told {
 			if _, ok := b.subs[ch]; !ok && !(b.cluster && ch == "") {
-				delete(told, ch)
+				delete(b.told, ch)
 				drop = append(drop, b.prefix+ch)
+			}
+		}
+		var check *subCheck
+		if b.checkReq {
+			if wait := time.Until(b.checkAt); wait > 0 {
+				retry.Reset(wait)
+			} else {
+				check = b.newCheckLocked(&add)
 			}
 		}
 		b.mu.Unlock()
@@ -771,6 +996,9 @@ func (b *Bus) syncLoop() {
 				b.log.Debug("redisbus: subscribe", "err", err)
 			}
 		}
+		if check != nil {
+			b.sendCheck(ps, check)
+		}
 
 		b.mu.Lock()
 		if replace {
@@ -791,6 +1019,44 @@ func (b *Bus) syncLoop() {
 			first = false
 			close(b.ready)
 		}
+	}
+}
+
+// newCheckLocked starts a check of the subscriptions, of every channel in
+// b.told. After a failed check, it first has the syncer subscribe again
+// (in *add) the channels that Redis has not confirmed and that the syncer
+// does not subscribe anyway. b.mu is held.
+func (b *Bus) newCheckLocked(add *[]string) *subCheck {
+	b.checkReq = false
+	b.checkSeq++
+	c := &subCheck{token: checkPrefix + strconv.FormatUint(b.checkSeq, 10)}
+	for ch := range b.told {
+		name := b.prefix + ch
+		c.want = append(c.want, name)
+		if _, ok := b.have[name]; !ok && b.checkFails > 0 && !slices.Contains(*add, name) {
+			*add = append(*add, name)
+		}
+	}
+	b.check = c
+	return c
+}
+
+// sendCheck sends the PING of check. When it cannot, and no newer check or
+// reconnection has voided it, the check is tried again after a back-off.
+func (b *Bus) sendCheck(ps *redis.PubSub, check *subCheck) {
+	err := ps.Ping(b.ctx, check.token)
+	if err == nil || b.ctx.Err() != nil || errors.Is(err, redis.ErrClosed) {
+		return // ErrClosed: the client is closed
+	}
+	b.mu.Lock()
+	again := b.check == check
+	if again {
+		b.check = nil
+		b.checkReq, b.checkAt = true, time.Now().Add(b.backoff(b.checkFails+2))
+	}
+	b.mu.Unlock()
+	if again {
+		b.wakeSyncer() // to set the timer
 	}
 }
 
