@@ -17,3 +17,19 @@ func SetPause(s *Server, pause func()) {
 
 // BufferedBytes is what the node counts against Config.MaxBufferedBytes.
 func BufferedBytes(s *Server) int64 { return s.buffers.used.Load() }
+
+// IsReadinessPing reports whether payload is a node's readiness ping.
+func IsReadinessPing(payload []byte) bool {
+	m, err := decodeNodeMessage(payload)
+	return err == nil && m.kind == msgPing
+}
+
+// RouteReady is Ready for the route named name alone, without the
+// Shutdown check.
+func RouteReady(s *Server, name string) error {
+	s.mu.Lock()
+	rt := s.routes[name]
+	s.mu.Unlock()
+	_, timeout := s.readinessTimes()
+	return rt.ready(mono(), timeout)
+}

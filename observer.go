@@ -91,7 +91,7 @@ type Observer interface {
 	// BusStats: the cumulative counters of the node's buses that report
 	// them (pubsub.StatsReporter, such as redisbus), summed over the
 	// distinct buses of its routes. Called every Config.ReadinessPing by
-	// each route's ping goroutine.
+	// the readiness pinger of each distinct bus (see Server.Ready).
 	BusStats(stats pubsub.Stats)
 	// LeaseRenewed: the node renewed (err nil) or failed to renew its lease
 	// on the route's sessions (see Options.ReceiverLease).

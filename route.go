@@ -100,6 +100,9 @@ func newRoute(srv *Server, name, prefix string, h Handler, opts Options) *route 
 		byName:    map[string]*receiver{},
 		conns:     map[string]*connSession{},
 	}
+	// Set before the route subscribes: its subscription reads the token.
+	rt.ops.token = randomID(8)
+	rt.ops.started = mono()
 	if rt.store == nil {
 		rt.store = srv.cfg.Store
 	}

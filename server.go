@@ -47,12 +47,16 @@ type Config struct {
 	// Observer, when set, is told what the node does, for metrics (see
 	// Observer and package sockjsprom). Nil means none, at no cost.
 	Observer Observer
-	// ReadinessPing is how often each route pings this node through its
-	// bus for Ready. Zero means DefaultReadinessPing (5 seconds).
+	// ReadinessPing is the period of the node's pings to itself for Ready:
+	// one ping per period and distinct bus, on the node channel of one of
+	// the routes on that bus in turn (see Server.Ready for the few extra
+	// pings). Zero means DefaultReadinessPing (5 seconds).
 	ReadinessPing time.Duration
-	// ReadinessTimeout is how long Ready tolerates no ping coming back.
-	// Zero means three ReadinessPing periods (DefaultReadinessTimeout, 15
-	// seconds, by default).
+	// ReadinessTimeout is how long Ready tolerates no ping of any route
+	// of a bus coming back, and a route's own ping not coming back. Zero
+	// means three ReadinessPing periods (DefaultReadinessTimeout, 15
+	// seconds, by default). Keep it above ReadinessPing plus the bus's
+	// delivery delay, or a bus that works may fail Ready.
 	ReadinessTimeout time.Duration
 }
 
@@ -74,6 +78,7 @@ type Server struct {
 	bg       sync.WaitGroup // background goroutines (reapers)
 	active   sync.WaitGroup // receivers and websocket sessions in flight
 	owned    []interface{ Close() error }
+	pingers  []*busPinger // readiness, one per distinct bus of the routes (ready.go)
 
 	buffers budget // what the node holds for websocket clients
 
