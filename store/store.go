@@ -181,6 +181,17 @@ type OpenRequest struct {
 	// them), for callers that have them or do not need them: most of what
 	// an attaching poll would otherwise carry back on every request.
 	Lean bool
+	// HoldFor, when positive, bounds the hold this call takes: it ends by
+	// itself HoldFor after it was taken (by the store's clock), as if its
+	// receiver had released it then, unless released or lost earlier. From
+	// then on another receiver takes the session, this receiver's Pull
+	// answers ErrNotReceiver and its Release does nothing, and the session
+	// expires Idle after the hold's end unless attached again. A bounded
+	// hold lives on its node's lease too, but is not one of the node's
+	// holds that it keeps until released, so its end costs the store no
+	// write: a long poll that ends with a heartbeat after HoldFor needs no
+	// Release. Zero: the hold lasts until released or lost.
+	HoldFor time.Duration
 }
 
 // OpenResult is what Open did.

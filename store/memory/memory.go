@@ -245,9 +245,10 @@ type session struct {
 	state       store.State
 	closeCode   int
 	closeReason string
-	receiver    string // "" when no hold was taken or it was released
-	holder      string // the receiver's node
-	epoch       uint64 // the holder's epoch when the hold was taken
+	receiver    string    // "" when no hold was taken or it was released
+	holder      string    // the receiver's node
+	epoch       uint64    // the holder's epoch when the hold was taken
+	holdEnd     time.Time // when a bounded hold (OpenRequest.HoldFor) ends; zero for others
 	idle        time.Duration
 	expiresAt   time.Time
 	node        string
@@ -356,8 +357,16 @@ func (s *Store) Open(ctx context.Context, routeName, id string, req store.OpenRe
 		}
 		r.unhold(ss)
 		ss.receiver, ss.holder, ss.epoch = req.Receiver, req.Holder, n.epoch
-		n.held[id] = struct{}{}
-		r.setDeadline(ss, never)
+		if req.HoldFor > 0 {
+			// A bounded hold is none of the node's: it ends by itself, and
+			// the session expires its idle duration after that.
+			ss.holdEnd = now.Add(req.HoldFor)
+			r.setDeadline(ss, ss.holdEnd.Add(ss.idle))
+		} else {
+			ss.holdEnd = time.Time{}
+			n.held[id] = struct{}{}
+			r.setDeadline(ss, never)
+		}
 		res.Attached = true
 		if req.Pull {
 			res.Messages, res.Missed = r.take(ss, 0)
@@ -724,9 +733,9 @@ func (r *route) lapse(n *nodeLease) {
 }
 
 // leased reports whether a receiver holds the session in its node's
-// current, live epoch.
+// current, live epoch (and, for a bounded hold, before its end).
 func (r *route) leased(ss *session, now time.Time) bool {
-	if ss.receiver == "" {
+	if ss.receiver == "" || (!ss.holdEnd.IsZero() && !now.Before(ss.holdEnd)) {
 		return false
 	}
 	n := r.nodes[ss.holder]
@@ -735,8 +744,8 @@ func (r *route) leased(ss *session, now time.Time) bool {
 
 // unhold removes the session from its holder's set of holds, if there.
 func (r *route) unhold(ss *session) {
-	if ss.receiver == "" {
-		return
+	if ss.receiver == "" || !ss.holdEnd.IsZero() {
+		return // no hold, or a bounded one: the node does not keep it
 	}
 	if n := r.nodes[ss.holder]; n != nil && n.epoch == ss.epoch {
 		delete(n.held, ss.id)
@@ -747,7 +756,7 @@ func (r *route) unhold(ss *session) {
 // the session's own) from now. A closed one keeps the deadline Close set.
 func (r *route) release(ss *session, now time.Time, idle time.Duration) {
 	r.unhold(ss)
-	ss.receiver, ss.holder, ss.epoch = "", "", 0
+	ss.receiver, ss.holder, ss.epoch, ss.holdEnd = "", "", 0, time.Time{}
 	if ss.state != store.StateOpen {
 		return
 	}

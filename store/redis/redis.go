@@ -588,7 +588,8 @@ func (s *Store) Open(ctx context.Context, route, id string, req store.OpenReques
 	}
 	v, err := s.run(ctx, w, scriptOpen, s.sessionKeys(route, id),
 		s.keyTTL, id, flag(req.Create), req.Meta, req.Node, millis(req.Idle),
-		req.Receiver, req.Holder, flag(req.Pull), flag(req.ReleaseIfData), req.Owner, flag(req.Lean))
+		req.Receiver, req.Holder, flag(req.Pull), flag(req.ReleaseIfData), req.Owner, flag(req.Lean),
+		millis(req.HoldFor))
 	if err != nil {
 		return store.OpenResult{}, err
 	}

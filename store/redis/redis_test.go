@@ -1084,6 +1084,60 @@ func TestExpiryIndexFollowsHolds(t *testing.T) {
 	}
 }
 
+// TestBoundedHoldInTheIndex: a bounded hold (HoldFor) stays out of its
+// node's set and keeps the session in the expiry index, whose entry is
+// re-scored by Reap rather than on every attach: a long poll's cycle
+// writes no index entry, and its end needs no call.
+func TestBoundedHoldInTheIndex(t *testing.T) {
+	s, c := newFake(t, Options{})
+	t0 := c.now.UnixMilli()
+	exp := s.base("r") + "exp"
+	score := func() int64 {
+		t.Helper()
+		f, err := c.m.ZScore(exp, "a")
+		if err != nil {
+			t.Fatalf("ZSCORE: %v", err)
+		}
+		return int64(f)
+	}
+	poll := store.OpenRequest{Receiver: "r", Holder: "n", Idle: time.Second, HoldFor: 4 * time.Second}
+	create := poll
+	create.Create = true
+	mustOpen(t, s, "r", "a", create)
+	if got := score(); got != t0+1000 {
+		t.Fatalf("score after creation with a bounded hold = +%d, want the creation deadline +1000", got-t0)
+	}
+	if ok, _ := c.m.IsMember(s.base("r")+"h:n", "a"); ok {
+		t.Fatal("a bounded hold is in its node's set")
+	}
+	c.advance(1500 * time.Millisecond)
+	if got := mustReap(t, s, "r", 10); len(got) != 0 {
+		t.Fatalf("Reap during the bounded hold = %d sessions", len(got))
+	}
+	if got := score(); got != t0+5000 {
+		t.Fatalf("score after Reap met the entry = +%d, want the hold's end plus the idle, +5000", got-t0)
+	}
+	c.advance(3 * time.Second) // the hold ended at +4000, with no Release
+	if got := mustReap(t, s, "r", 10); len(got) != 0 {
+		t.Fatalf("Reap before the idle after the hold's end = %d sessions", len(got))
+	}
+	mustOpen(t, s, "r", "a", poll) // the next poll: a new bounded hold, to +8500
+	if got := score(); got != t0+5000 {
+		t.Fatalf("score after the next attach = +%d: an attach that moves the deadline later writes no index entry", got-t0)
+	}
+	c.advance(4900 * time.Millisecond) // +9400: the entry (+5000) is due, the session (+9500) not
+	if got := mustReap(t, s, "r", 10); len(got) != 0 {
+		t.Fatalf("Reap at +%d = %d sessions, want none (re-scored)", c.now.UnixMilli()-t0, len(got))
+	}
+	if got := score(); got != t0+9500 {
+		t.Fatalf("score after Reap met the entry again = +%d, want +9500", got-t0)
+	}
+	c.advance(2 * time.Second)
+	if got := mustReap(t, s, "r", 10); len(got) != 1 || got[0].Receiver != "" {
+		t.Fatalf("Reap after the second hold and its idle = %+v, want the session without a receiver", got)
+	}
+}
+
 // TestDeadlineMovesEarlier covers a deadline moved before the index entry's
 // (Close with a short idle after a long lease).
 func TestDeadlineMovesEarlier(t *testing.T) {

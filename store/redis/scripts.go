@@ -272,30 +272,19 @@ end
 `},
 	{"leased", []string{"record", "nodeLive"}, `
 -- leased reports whether the hold is live: its node's lease is live, in
--- the epoch the hold was taken in.
+-- the epoch the hold was taken in, and a bounded hold has not ended.
 local function leased()
   if r.rc == '' then return false end
+  if r.he ~= '' and tonumber(r.he) <= now then return false end
   local ep = nodeLive(r.hn)
   return ep ~= nil and ep == r.ep
 end
 `, ""},
 	{"unhold", []string{"record"}, `
--- unhold takes the session out of its holder's set.
+-- unhold takes the session out of its holder's set (a bounded hold, he
+-- set, is in none).
 local function unhold()
-  if r.rc ~= '' then redis.call('SREM', BASE .. 'h:' .. r.hn, id) end
-end
-`, ""},
-	{"hold", []string{"unhold"}, `
--- hold gives the session to receiver of node holder in epoch ep.
-local function hold(receiver, holder, ep)
-  unhold()
-  put('rc', receiver); put('hn', holder); put('ep', ep)
-  redis.call('SADD', BASE .. 'h:' .. holder, id)
-  if r.st == '1' and tonumber(r.ex) < HELD then
-    -- The holder's set stands for the expiry index while the hold lasts.
-    if not fresh then redis.call('ZREM', KEXP, id) end
-    put('ex', I(HELD))
-  end
+  if r.rc ~= '' and r.he == '' then redis.call('SREM', BASE .. 'h:' .. r.hn, id) end
 end
 `, ""},
 	{"setDeadline", []string{"record"}, `
@@ -311,12 +300,36 @@ local function setDeadline(at)
   end
 end
 `, ""},
+	{"hold", []string{"unhold", "setDeadline"}, `
+-- hold gives the session to receiver of node holder in epoch ep, for
+-- holdFor milliseconds when positive (a bounded hold: it ends by itself,
+-- at he, and the session stays in the expiry index, due idle after he),
+-- or until released or lost (in the holder's set h:<node> instead).
+local function hold(receiver, holder, ep, holdFor)
+  unhold()
+  put('rc', receiver); put('hn', holder); put('ep', ep)
+  if holdFor > 0 then
+    local he = now + holdFor
+    put('he', I(he))
+    if r.st == '1' then setDeadline(he + tonumber(r.id)) end
+    return
+  end
+  if r.he ~= '' then put('he', '') end
+  redis.call('SADD', BASE .. 'h:' .. holder, id)
+  if r.st == '1' and tonumber(r.ex) < HELD then
+    -- The holder's set stands for the expiry index while the hold lasts.
+    if not fresh then redis.call('ZREM', KEXP, id) end
+    put('ex', I(HELD))
+  end
+end
+`, ""},
 	{"release", []string{"unhold", "setDeadline"}, `
 -- release drops the lease; an open session then expires after idle (0: its
 -- own) from now. A closed one keeps the deadline the close set.
 local function release(idle)
   unhold()
   put('rc', ''); put('hn', ''); put('ep', '0')
+  if r.he ~= '' then put('he', '') end
   if r.st ~= '1' then return end
   if idle > 0 then put('id', I(idle)) end
   setDeadline(now + tonumber(r.id))
@@ -472,11 +485,11 @@ var fieldSets = []struct {
 	name, doc string
 	fields    []string
 }{
-	{"HOT", "what most calls need", []string{"st", "rc", "hn", "ep", "id", "ex", "nd", "cu", "kt", "qb", "qn", "qt"}},
-	{"OWNED", "HOT and the owner identity, for Open", []string{"st", "rc", "hn", "ep", "id", "ex", "nd", "cu", "kt", "qb", "qn", "qt", "ow"}},
+	{"HOT", "what most calls need", []string{"st", "rc", "hn", "ep", "he", "id", "ex", "nd", "cu", "kt", "qb", "qn", "qt"}},
+	{"OWNED", "HOT and the owner identity, for Open", []string{"st", "rc", "hn", "ep", "he", "id", "ex", "nd", "cu", "kt", "qb", "qn", "qt", "ow"}},
 	{"PUSHING", "Push's", []string{"st", "rc", "nd", "cu", "qb", "qn", "qt", "ex", "kt"}},
-	{"RELEASING", "Release's", []string{"st", "rc", "hn", "ep", "id", "ex", "kt"}},
-	{"GETTING", "Get's", []string{"st", "cc", "cr", "rc", "hn", "ep", "nd"}},
+	{"RELEASING", "Release's", []string{"st", "rc", "hn", "ep", "he", "id", "ex", "kt"}},
+	{"GETTING", "Get's", []string{"st", "cc", "cr", "rc", "hn", "ep", "he", "nd"}},
 }
 
 // fieldDefaults are the values of fields that are absent from a record
@@ -600,11 +613,13 @@ func newLibrary(scripts ...*luaScript) string {
 }
 
 // openLua: ARGV 3 create, 4 meta, 5 node, 6 idle, 7 receiver, 8 holder,
-// 9 pull, 10 releaseIfData, 11 owner, 12 lean.
+// 9 pull, 10 releaseIfData, 11 owner, 12 lean, 13 holdFor (milliseconds;
+// 0: until released).
 // Reply: {'nf'} | {'nl'} | {'busy', snapshot} | {'ok', created, attached, snapshot, messages, cursor}.
 const openLua = `
 local created = false
 local idle, receiver, holder = tonumber(ARGV[6]), ARGV[7], ARGV[8]
+local holdFor = tonumber(ARGV[13])
 local hep
 if receiver ~= '' then
   hep = nodeLive(holder)
@@ -615,7 +630,7 @@ if load(OWNED) then
   if r.ow ~= ARGV[11] then return {'nf'} end
 else
   if ARGV[3] ~= '1' then return {'nf'} end
-  r = {st = '1', cc = '0', cr = '', rc = '', hn = '', ep = '0', id = ARGV[6],
+  r = {st = '1', cc = '0', cr = '', rc = '', hn = '', ep = '0', he = '', id = ARGV[6],
        ex = I(now + tonumber(ARGV[6])), nd = ARGV[5],
        cu = redis.call('GET', KSEQ) or '0', cs = '0', kt = '0',
        qb = '0', qn = '0', qt = '0',
@@ -623,14 +638,14 @@ else
   -- The record is written by finish: st, id, ex, cu, then the fields
   -- this call sets (the hold's, kt), ct, nd and ow, then the meta.
   put('st', r.st); put('id', r.id); put('ex', r.ex); put('cu', r.cu)
-  fresh = receiver ~= ''
+  fresh = receiver ~= '' and holdFor == 0
   tail = {'ct', r.ct}
   if r.nd ~= '' then tail[#tail + 1] = 'nd'; tail[#tail + 1] = r.nd end
   if r.ow ~= '' then tail[#tail + 1] = 'ow'; tail[#tail + 1] = r.ow end
   if ARGV[4] ~= '' then metaFields(tail, ARGV[4]) end
   redis.call('SADD', KOPEN, id)
   -- A session created held is in no expiry index entry (see hold).
-  if receiver == '' then redis.call('ZADD', KEXP, r.ex, id) end
+  if not fresh then redis.call('ZADD', KEXP, r.ex, id) end
   created = true
 end
 local attached, msgs = 0, {}
@@ -639,7 +654,7 @@ if receiver ~= '' and r.st == '1' then
     return {'busy', snapshot(ARGV[12] == '1')}
   end
   if idle > 0 then put('id', I(idle)) end
-  hold(receiver, holder, hep)
+  hold(receiver, holder, hep, holdFor)
   attached = 1
   if ARGV[9] == '1' then
     msgs = take(0)
@@ -857,7 +872,7 @@ while #out < max and budget > 0 do
   budget = budget - #due
   for _, sid in ipairs(due) do
     local kr, kq, kv = base .. 's:' .. sid, base .. 'q:' .. sid, base .. 'v:' .. sid
-    local v = redis.call('HMGET', kr, 'ex', 'st', 'cc', 'cr', 'rc', 'hn', 'nd', 'mt', 'ct', 'ow', 'ep', 'mn')
+    local v = redis.call('HMGET', kr, 'ex', 'st', 'cc', 'cr', 'rc', 'hn', 'nd', 'mt', 'ct', 'ow', 'ep', 'mn', 'he')
     if not v[1] then
       -- The record is gone (only its TTL backstop removes one): drop the rest.
       redis.call('ZREM', KEXP, sid)
@@ -868,10 +883,11 @@ while #out < max and budget > 0 do
       redis.call('ZADD', KEXP, v[1], sid)
     else
       local rc, hn = '', ''
-      if v[5] and v[5] ~= '' and live(v[6], v[11] or '') then rc, hn = v[5], v[6] end
+      local bounded = v[13] and v[13] ~= ''
+      if v[5] and v[5] ~= '' and not (bounded and tonumber(v[13]) <= now) and live(v[6], v[11] or '') then rc, hn = v[5], v[6] end
       out[#out + 1] = {sid, v[2], v[3] or '0', v[4] or '', rc, v[7] or '', metaOf(kr, v[8], v[12]), v[9] or '0',
         redis.call('HGETALL', kv), v[10] or '', hn}
-      if v[6] and v[6] ~= '' then redis.call('SREM', base .. 'h:' .. v[6], sid) end
+      if v[6] and v[6] ~= '' and not bounded then redis.call('SREM', base .. 'h:' .. v[6], sid) end
       redis.call('DEL', kr, kq, kv)
       removed = true
       redis.call('ZREM', KEXP, sid)

@@ -588,6 +588,86 @@ var leaseTests = []test{
 			t.Fatalf("Receiver, Holder = %q, %q, want r2, %s", got.Receiver, got.Holder, h)
 		}
 	}},
+	{"BoundedHoldEndsByItself", func(t *testing.T, s store.Store) {
+		// A bounded hold (HoldFor) is busy for others until it ends, then
+		// taken by another receiver with no Release; its receiver is fenced
+		// out (Pull refused, Release a no-op).
+		n := newNames(t)
+		const holdFor = 200 * time.Millisecond
+		create(t, s, n.route, n.id("a"))
+		start := time.Now()
+		res, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Receiver: "r1", Holder: h, Idle: long, HoldFor: holdFor})
+		if err != nil || !res.Attached {
+			t.Fatalf("Open(r1, HoldFor) = Attached %v, %v", res.Attached, err)
+		}
+		if got := get(t, s, n.route, n.id("a")); got.Receiver != "r1" {
+			t.Fatalf("Receiver = %q during the bounded hold, want r1", got.Receiver)
+		}
+		push(t, s, n.route, n.id("a"), "m1")
+		eventually(t, "r2 taking the session once r1's bounded hold ended", func() bool {
+			res, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Receiver: "r2", Holder: h, Idle: long})
+			if err != nil && !errors.Is(err, store.ErrReceiverBusy) {
+				t.Fatalf("Open(r2): %v", err)
+			}
+			return res.Attached
+		})
+		if elapsed := time.Since(start); elapsed < holdFor-slack {
+			t.Fatalf("r2 took the hold after %v, before r1's hold of %v ended", elapsed, holdFor)
+		}
+		_, err = s.Pull(bg, n.route, n.id("a"), store.PullRequest{Receiver: "r1", Idle: long})
+		wantErr(t, "Pull by the receiver whose bounded hold ended", err, store.ErrNotReceiver)
+		if err := s.Release(bg, n.route, n.id("a"), "r1", time.Millisecond); err != nil {
+			t.Fatalf("Release by r1: %v", err)
+		}
+		pullExpect(t, s, n.route, n.id("a"), "r2", "m1")
+		if got := get(t, s, n.route, n.id("a")); got.Receiver != "r2" {
+			t.Fatalf("Receiver = %q after r1's Release, want r2 (r1's Release must do nothing)", got.Receiver)
+		}
+	}},
+	{"BoundedHoldThenIdle", func(t *testing.T, s store.Store) {
+		// A session whose bounded hold ends without a Release expires Idle
+		// after the hold's end, not before; one released earlier, Idle
+		// after the Release.
+		n := newNames(t)
+		const holdFor, idle = 150 * time.Millisecond, 150 * time.Millisecond
+		for _, id := range []string{n.id("ends"), n.id("released")} {
+			if _, err := s.Open(bg, n.route, id, store.OpenRequest{Create: true, Idle: idle, Receiver: "r-" + id, Holder: h, HoldFor: holdFor}); err != nil {
+				t.Fatalf("Open(create %s, HoldFor): %v", id, err)
+			}
+		}
+		start := time.Now()
+		if err := s.Release(bg, n.route, n.id("released"), "r-"+n.id("released"), 0); err != nil {
+			t.Fatalf("Release: %v", err)
+		}
+		reapUntil(t, s, n.route, n.id("released"))
+		if elapsed := time.Since(start); elapsed >= holdFor+idle {
+			t.Fatalf("the released session was reaped after %v, want about its idle of %v", elapsed, idle)
+		}
+		got := reapUntil(t, s, n.route, n.id("ends"))[n.id("ends")]
+		if elapsed := time.Since(start); elapsed < holdFor+idle-slack {
+			t.Fatalf("reaped after %v, before its bounded hold (%v) and idle (%v) had run out", elapsed, holdFor, idle)
+		}
+		if got.Receiver != "" {
+			t.Fatalf("reaped session's Receiver = %q, want none (its hold had ended)", got.Receiver)
+		}
+	}},
+	{"BoundedHoldTakenAgainUnbounded", func(t *testing.T, s store.Store) {
+		// The same receiver taking its session again without HoldFor holds
+		// it until released: it neither ends nor expires on its own.
+		n := newNames(t)
+		const holdFor, idle = 100 * time.Millisecond, 100 * time.Millisecond
+		if _, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Create: true, Idle: idle, Receiver: "r1", Holder: h, HoldFor: holdFor}); err != nil {
+			t.Fatalf("Open(create, HoldFor): %v", err)
+		}
+		if res, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Receiver: "r1", Holder: h}); err != nil || !res.Attached {
+			t.Fatalf("Open(r1 again, unbounded) = Attached %v, %v", res.Attached, err)
+		}
+		time.Sleep(holdFor + idle + 2*slack)
+		reapNone(t, s, n.route)
+		_, err := s.Open(bg, n.route, n.id("a"), store.OpenRequest{Receiver: "r2", Holder: h})
+		wantErr(t, "Open(r2) while r1 holds it unbounded", err, store.ErrReceiverBusy)
+		pull(t, s, n.route, n.id("a"), store.PullRequest{Receiver: "r1"})
+	}},
 	{"LapsedHolderCannotPull", func(t *testing.T, s store.Store) {
 		n := newNames(t)
 		create(t, s, n.route, n.id("a"))
