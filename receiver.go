@@ -33,6 +33,9 @@ type receiver struct {
 
 	attached bool // holds the lease
 	released bool // the store released the lease already
+	// holdEnded: from then on a poll's bounded hold (pollHold) has surely
+	// ended in the store, by itself; zero for other holds.
+	holdEnded time.Time
 	created  bool
 	sentOpen bool
 	pending  []string
@@ -180,6 +183,9 @@ func (rt *route) attach(ctx context.Context, r *http.Request, id string, kind tr
 		Lean:          true, // the session's meta is read when needed (Session.Request)
 		ReleaseIfData: kind == transports.KindPolling,
 	}
+	if kind == transports.KindPolling {
+		req.HoldFor = pollHold(rt.opts.HeartbeatDelay)
+	}
 	var opening *Request // the opening request, when this one creates the session
 	res, err := rt.open(ctx, id, req)
 	if errors.Is(err, store.ErrNotFound) {
@@ -212,6 +218,11 @@ func (rt *route) attach(ctx context.Context, r *http.Request, id string, kind tr
 		return nil, storeErr("open session", err)
 	}
 	rc.attached = res.Attached
+	if res.Attached && req.HoldFor > 0 {
+		// The store's clock started the hold at or before this moment,
+		// and counts it in whole milliseconds, rounded up.
+		rc.holdEnded = time.Now().Add(req.HoldFor + time.Millisecond)
+	}
 	if res.Attached && res.Session.State == store.StateOpen {
 		meta := res.Session.Meta
 		if res.Created {
@@ -247,6 +258,20 @@ func (rt *route) attach(ctx context.Context, r *http.Request, id string, kind tr
 		rc.released = true
 	}
 	return rc, nil
+}
+
+// pollHold is how long a poll holds its session (store.OpenRequest.HoldFor):
+// until a little before its heartbeat, HeartbeatDelay less a tenth of it
+// (at most a second), so that the hold has ended, by itself, when the poll
+// answers "h" and its client polls again. A poll answered with a heartbeat
+// therefore needs no Release: one store call per idle poll cycle. Zero,
+// for heartbeats too short to leave a margin, holds until released.
+func pollHold(heartbeat time.Duration) time.Duration {
+	margin := min(heartbeat/10, time.Second)
+	if margin < 2*time.Millisecond {
+		return 0
+	}
+	return heartbeat - margin
 }
 
 // missedBroadcasts closes a session that fell so far behind that the
@@ -473,6 +498,11 @@ func (rc *receiver) next(ctx context.Context) (transports.Batch, error) {
 			}
 			if polling {
 				rc.hbArmed = false
+				if !rc.holdEnded.IsZero() && !time.Now().Before(rc.holdEnded) {
+					// The bounded hold has ended by itself: the next poll
+					// attaches wherever it lands, with no Release.
+					rc.released = true
+				}
 				return transports.Batch{Heartbeat: true}, nil
 			}
 			// A stream looks in the store once per quiet heartbeat
