@@ -36,13 +36,13 @@ type receiver struct {
 	// holdEnded: from then on a poll's bounded hold (pollHold) has surely
 	// ended in the store, by itself; zero for other holds.
 	holdEnded time.Time
-	created  bool
-	sentOpen bool
-	pending  []string
-	fixed    *transports.Batch // the only answer (refusals)
-	hb       *time.Timer       // heartbeat: fires HeartbeatDelay after quiet began, or earlier
-	hbArmed  bool              // hb is running
-	quiet    time.Time         // when the receiver last handed over a frame
+	created   bool
+	sentOpen  bool
+	pending   []string
+	fixed     *transports.Batch // the only answer (refusals)
+	hb        *time.Timer       // heartbeat: fires HeartbeatDelay after quiet began, or earlier
+	hbArmed   bool              // hb is running
+	quiet     time.Time         // when the receiver last handed over a frame
 
 	// cursor is the sequence number of the last message this receiver has
 	// handed its transport. Messages taken from offers move it, and are
