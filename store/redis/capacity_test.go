@@ -126,7 +126,7 @@ func TestCapacity(t *testing.T) {
 		}
 	})
 	poll := func(id string) store.OpenRequest {
-		return store.OpenRequest{Idle: 5 * time.Second, Receiver: "r" + id, Holder: "n1", Pull: true, Lean: true, ReleaseIfData: true}
+		return store.OpenRequest{Idle: 5 * time.Second, Receiver: "r" + id, Holder: "n1", Pull: true, Lean: true, ReleaseIfData: true, HoldFor: 24 * time.Second}
 	}
 	memory("poll", func(i int) {
 		id := fmt.Sprintf("poll-%d", i)

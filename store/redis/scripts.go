@@ -38,6 +38,17 @@ local HELD = 1e15
 
 local function I(n) return string.format('%d', n) end
 
+-- clock reads the server's clock (TIME) once per call, when first needed:
+-- now, in milliseconds, and t, TIME's answer. Every call reads it in begin
+-- except Push, which needs it only to keep a held session's keys alive.
+local function clock()
+  if not now then
+    t = redis.call('TIME')
+    now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  return now
+end
+
 -- The meta (the stored opening request) is kept in the record in pieces
 -- of at most 64 bytes: mt, then m2 ... m<mn>, mn being written only when
 -- there is more than one piece. A hash whose values all fit in 64 bytes
@@ -53,8 +64,8 @@ const coreInit = `
   KR, KQ, KV = K[7], K[8], K[9]
   BASE = string.sub(KSEQ, 1, -4)
   keyTTL = tonumber(A[1])
-  t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  t, now = nil, nil
+  if not lazyClock then clock() end
 `
 
 // luaPart is a piece of the scripts' library (a few local definitions)
@@ -178,6 +189,7 @@ end
 -- has to move it moves to E + keyTTL, so that the renewals of the next
 -- keyTTL cost no write.
 local function ensure(k, E)
+  clock()
   local p = redis.call('PTTL', k)
   if p == -1 or (p >= 0 and now + p < E) then
     redis.call('PEXPIREAT', k, I(E + keyTTL))
@@ -189,6 +201,7 @@ end
 -- long as its expiry index (the longest lived: a key created now, such as
 -- the sequence on the first Push, inherits the route's horizon).
 local function ensureRoute(E)
+  clock()
   local pe = redis.call('PTTL', KEXP)
   if pe >= 0 and now + pe > E then E = now + pe end
   ensure(KSEQ, E); ensure(KLOG, E); ensure(KOPEN, E); ensure(KEXP, E)
@@ -242,7 +255,7 @@ end
 -- are given kt by the script that creates them.
 local function finish()
   local ex = tonumber(r.ex)
-  if ex >= HELD then ex = now end
+  if ex >= HELD then ex = clock() end
   local E = ex + keyTTL
   local moved = E > (tonumber(r.kt) or 0)
   if moved then put('kt', I(E + keyTTL)) end
@@ -473,6 +486,9 @@ type luaScript struct {
 	body  string
 	eval  *redis.Script // the script on its own, for servers without functions
 	fn    string        // the function's name: <library>_<name>
+	// lazyClock: the call reads the server's clock only when it needs it
+	// (clock), not in begin.
+	lazyClock bool
 }
 
 // fieldSets are the lists of record fields that the scripts read at once
@@ -534,8 +550,24 @@ func fieldSetsLua() string {
 // so every function a script defines costs it, called or not; a function
 // of the library (see library) defines them once, when it is loaded.
 func script(name string, flags []string, body string, needs ...string) *luaScript {
-	src := coreLua + libSource(pieces(needs)) + "begin(KEYS, ARGV)\n" + body
-	return &luaScript{name: name, flags: flags, needs: needs, body: body, eval: redis.NewScript(src)}
+	sc := &luaScript{name: name, flags: flags, needs: needs, body: body}
+	sc.eval = redis.NewScript(coreLua + libSource(pieces(needs)) + sc.begin() + body)
+	return sc
+}
+
+// withLazyClock makes sc read the server's clock only when it needs it.
+func (sc *luaScript) withLazyClock() *luaScript {
+	sc.lazyClock = true
+	sc.eval = redis.NewScript(coreLua + libSource(pieces(sc.needs)) + sc.begin() + sc.body)
+	return sc
+}
+
+// begin is the call of begin that starts sc's body.
+func (sc *luaScript) begin() string {
+	if sc.lazyClock {
+		return "begin(KEYS, ARGV, true)\n"
+	}
+	return "begin(KEYS, ARGV)\n"
 }
 
 // pieces returns which library pieces needs asks for, with those they use.
@@ -574,7 +606,7 @@ func libSource(want map[string]bool) string {
 			init.WriteString(p.init)
 		}
 	}
-	return src.String() + "\nlocal function begin(K, A)" + init.String() + "end\n"
+	return src.String() + "\nlocal function begin(K, A, lazyClock)" + init.String() + "end\n"
 }
 
 // libraryName starts the name of the library and of its functions; the
@@ -601,8 +633,8 @@ func newLibrary(scripts ...*luaScript) string {
 		for i, f := range sc.flags {
 			flags[i] = "'" + f + "'"
 		}
-		fmt.Fprintf(&body, "\nredis.register_function{function_name = '%s_%s', flags = {%s},\ncallback = function(KEYS, ARGV)\nbegin(KEYS, ARGV)\n%s\nend}\n",
-			self, sc.name, strings.Join(flags, ", "), sc.body)
+		fmt.Fprintf(&body, "\nredis.register_function{function_name = '%s_%s', flags = {%s},\ncallback = function(KEYS, ARGV)\n%s%s\nend}\n",
+			self, sc.name, strings.Join(flags, ", "), sc.begin(), sc.body)
 	}
 	sum := sha1.Sum([]byte(body.String()))
 	name := libraryName + "_" + hex.EncodeToString(sum[:8])
@@ -975,7 +1007,7 @@ var (
 	scriptOpen      = script("open", nil, openLua, "leased", "hold", "release", "take", "snapshot", "metaFields")
 	scriptPull      = script("pull", allowOOM, pullLua, "leased", "take", "dropAcked", "release")
 	scriptRelease   = script("release", allowOOM, releaseLua, "leased", "release")
-	scriptPush      = script("push", nil, pushLua, "record", "parse")
+	scriptPush      = script("push", nil, pushLua, "record", "parse").withLazyClock()
 	scriptClose     = script("close", allowOOM, closeLua, "setDeadline", "snapshot")
 	scriptGet       = script("get", noWrites, getLua, "snapshot")
 	scriptSetValue  = script("set_value", nil, setValueLua, "ensure")
