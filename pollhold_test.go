@@ -2,6 +2,8 @@ package sockjs_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -93,5 +95,71 @@ func waitHolder(t *testing.T, st store.Store, id, node string) {
 		if time.Now().After(deadline) {
 			t.Fatalf("session %s not held by %s within 5s: %+v, %v", id, node, rec, err)
 		}
+	}
+}
+
+// TestFrozenPollNeverDeliversTwice: a node frozen (its receivers and
+// lease renewals blocked) with a long poll waiting loses that poll's
+// bounded hold when the hold ends, well before its node lease lapses; the
+// client's next poll, on another node, takes the messages sent meanwhile,
+// and the frozen poll, once its node resumes, answers a heartbeat without
+// them: each message exactly once, in order.
+func TestFrozenPollNeverDeliversTwice(t *testing.T) {
+	const heartbeat = 400 * time.Millisecond // a poll holds its session for 360 ms
+	st := storemem.New(storemem.Options{})
+	bus := busmem.New(busmem.Options{})
+	opts := sockjs.Options{ReceiverLease: 30 * time.Second, DisconnectDelay: 30 * time.Second, HeartbeatDelay: heartbeat}
+	a := startNode(t, sockjs.Config{Store: st, Bus: bus, NodeID: "a"}, newRecorder().handler(nil), opts)
+	b := startNode(t, sockjs.Config{Store: st, Bus: bus, NodeID: "b"}, newRecorder().handler(nil), opts)
+	var frozen atomic.Bool
+	sockjs.SetPause(a.node, func() {
+		for frozen.Load() {
+			time.Sleep(2 * time.Millisecond)
+		}
+	})
+	ctx := context.Background()
+	id := newID()
+	if f := b.poll(id); f != "o\n" {
+		t.Fatalf("first poll: %q", f)
+	}
+	stale := make(chan string, 1)
+	go func() {
+		code, body := post(t, a.url+"/000/"+id+"/xhr", "")
+		stale <- fmt.Sprintf("%d %s", code, body)
+	}()
+	waitHolder(t, st, id, "a")
+	frozen.Store(true)
+	sess, err := b.node.Manager("r").Session(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sent, got []string
+	for i := 1; i <= 5; i++ {
+		m := fmt.Sprintf("m%d", i)
+		if err := sess.Send(ctx, m); err != nil {
+			t.Fatalf("Send(%s): %v", m, err)
+		}
+		sent = append(sent, m)
+	}
+	time.Sleep(heartbeat) // past the hold's end; a's node lease lives on
+	msgs, ok := frameMessages(b.poll(id))
+	if !ok {
+		t.Fatal("the next poll, on b, got no messages: the frozen poll's hold should have ended")
+	}
+	got = append(got, msgs...)
+	frozen.Store(false)
+	select {
+	case r := <-stale:
+		if r != "200 h\n" {
+			t.Fatalf("a's stale poll answered %q after resuming, want 200 h (no messages)", r)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a's stale poll did not answer within 5s of resuming")
+	}
+	if !slices.Equal(got, sent) {
+		t.Fatalf("received %q, sent %q: want each exactly once, in order", got, sent)
+	}
+	if f := a.poll(id); f != "h\n" {
+		t.Fatalf("a poll on the resumed node: %q, want a heartbeat (nothing left, nothing twice)", f)
 	}
 }
