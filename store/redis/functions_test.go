@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -94,5 +95,63 @@ func TestOutOfMemory(t *testing.T) {
 	gone, err := s.Reap(bg, route, 10)
 	if err != nil || len(gone) != 2 {
 		t.Errorf("Reap over maxmemory: %d sessions, %v; want a and b", len(gone), err)
+	}
+}
+
+// TestFunctionsOnEveryPrimary: over a Redis Cluster of three primaries,
+// the store loads its library on every primary, and a primary that lost
+// it (FUNCTION FLUSH, a restart without persistence) gets it again on the
+// next call there, which then succeeds.
+func TestFunctionsOnEveryPrimary(t *testing.T) {
+	addrs := redistest.StartCluster(t, 3)
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
+	t.Cleanup(func() { _ = c.Close() })
+	s := New(c, Options{Prefix: uniquePrefix("functions")})
+	// One route in each primary's third of the slots.
+	routes := make([]string, 3)
+	for i, found := 0, 0; found < 3; i++ {
+		r := fmt.Sprintf("route-%d", i)
+		k := int(keySlot(s.base(r)+"seq")) * 3 / 16384
+		if routes[k] == "" {
+			routes[k], found = r, found+1
+		}
+	}
+	use := func(what string) {
+		t.Helper()
+		for _, r := range routes {
+			if _, err := s.RenewNode(bg, r, "n", store.NodeRequest{Lease: time.Minute}); err != nil {
+				t.Fatalf("%s: RenewNode(%s): %v", what, r, err)
+			}
+			id := fmt.Sprintf("%s-%d", r, time.Now().UnixNano())
+			mustOpen(t, s, r, id, store.OpenRequest{Create: true, Idle: time.Minute, Receiver: "rc", Holder: "n"})
+			if _, err := s.Push(bg, r, id, []string{"m"}); err != nil {
+				t.Fatalf("%s: Push(%s): %v", what, r, err)
+			}
+		}
+	}
+	loaded := func(addr string) bool {
+		t.Helper()
+		m := redis.NewClient(&redis.Options{Addr: addr})
+		defer m.Close()
+		libs, err := m.FunctionList(bg, redis.FunctionListQuery{LibraryNamePattern: libraryName + "_*"}).Result()
+		if err != nil {
+			t.Fatalf("FUNCTION LIST on %s: %v", addr, err)
+		}
+		return len(libs) == 1
+	}
+	use("first calls")
+	for _, a := range addrs {
+		if !loaded(a) {
+			t.Fatalf("primary %s has no library after calls on every primary", a)
+		}
+	}
+	m := redis.NewClient(&redis.Options{Addr: addrs[1]})
+	defer m.Close()
+	if err := m.FunctionFlush(bg).Err(); err != nil {
+		t.Fatal(err)
+	}
+	use("after one primary lost the library")
+	if !loaded(addrs[1]) {
+		t.Fatalf("primary %s did not get the library again", addrs[1])
 	}
 }

@@ -5,10 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -701,54 +698,10 @@ func TestContextEndsDuringCall(t *testing.T) {
 }
 
 // startCluster starts a one-node Redis Cluster holding every slot, stopped
-// when the test ends, and returns its address. Skipped like redistest when
-// redis-server is missing.
+// when the test ends, and returns its address.
 func startCluster(t *testing.T) string {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("redis-server not installed (CI must install it): %v", err)
-		}
-		t.Skip("redis-server not installed; install it to run this test")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	dir := t.TempDir()
-	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", dir, "--loglevel", "warning",
-		"--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(dir, "nodes.conf"))
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting redis-server: %v", err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	c := redis.NewClient(&redis.Options{Addr: addr})
-	defer c.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for c.Ping(bg).Err() != nil {
-		if time.Now().After(deadline) {
-			t.Fatal("cluster node did not answer PING within 10s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err := c.Do(bg, "CLUSTER", "ADDSLOTSRANGE", 0, 16383).Err(); err != nil {
-		t.Fatalf("CLUSTER ADDSLOTSRANGE: %v", err)
-	}
-	for {
-		info, err := c.ClusterInfo(bg).Result()
-		if err == nil && strings.Contains(info, "cluster_state:ok") {
-			return addr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("cluster not ok within 10s: %v %s", err, info)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return redistest.StartCluster(t, 1)[0]
 }
 
 // fakeClock drives a miniredis's clock: TIME, hence every lease and
