@@ -72,6 +72,7 @@ func (f redisFlags) parse() (redisSetup, error) {
 			return redisSetup{}, fmt.Errorf("flag -redis %q: %w", f.url, err)
 		}
 		opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = redisTimeout, redisTimeout, redisTimeout
+		opts.MaxRetries = noRetries
 		s.standalone = opts
 	case f.cluster != "":
 		addrs, err := splitAddrs("-redis-cluster", f.cluster)
@@ -81,6 +82,7 @@ func (f redisFlags) parse() (redisSetup, error) {
 		s.cluster = &redis.ClusterOptions{
 			Addrs:       addrs,
 			DialTimeout: redisTimeout, ReadTimeout: redisTimeout, WriteTimeout: redisTimeout,
+			MaxRetries: noRetries,
 		}
 	case f.sentinels != "":
 		if f.master == "" {
@@ -94,6 +96,7 @@ func (f redisFlags) parse() (redisSetup, error) {
 			MasterName:    f.master,
 			SentinelAddrs: addrs,
 			DialTimeout:   redisTimeout, ReadTimeout: redisTimeout, WriteTimeout: redisTimeout,
+			MaxRetries: noRetries,
 		}
 	}
 	return s, nil
@@ -129,6 +132,13 @@ func (s redisSetup) String() string {
 	}
 	return "memory"
 }
+
+// noRetries turns go-redis's command retries off: a command whose
+// connection broke after it was sent may have run, and running a store
+// call again (a push, a broadcast, a session's creation) would repeat it.
+// The call fails instead, and the node answers as for any Redis error.
+// Dials are still retried (DialerRetries), which is safe.
+const noRetries = -1
 
 // splitAddrs splits a comma-separated list of host:port addresses.
 func splitAddrs(flagName, list string) ([]string, error) {

@@ -129,6 +129,15 @@
 //
 // # Failures and contexts
 //
+// Give the Store a client that does not retry commands (go-redis:
+// MaxRetries: -1; dials are still retried, which is safe). go-redis
+// retries a command whose connection broke after it was sent, and such a
+// command may have run: a Push would then be stored twice (its messages
+// delivered twice), a Publish logged twice, a creating Open answered as if
+// another node had created the session (whose OnOpen would then not run).
+// Without retries the call fails, and the node answers as for any Redis
+// error (TestRetriesRepeatCalls).
+//
 // A Redis error is returned wrapped ("redisstore: push route/id: ..."),
 // never panicked on; the store keeps no state of its own, so it works again
 // as soon as Redis does. How fast a call fails while Redis is unreachable
