@@ -12,8 +12,10 @@ import (
 )
 
 // The application brings the client and closes it; the store never does.
+// The client does not retry commands (MaxRetries -1): see "Failures and
+// contexts" in the package documentation.
 func ExampleNew() {
-	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379"})
+	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379", MaxRetries: -1})
 	defer rdb.Close()
 	st := redisstore.New(rdb, redisstore.Options{Prefix: "chat"})
 
