@@ -15,7 +15,7 @@ import (
 func ExampleNew() {
 	ctx := context.Background()
 	newNode := func() (*redis.Client, *redisbus.Bus) {
-		rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379"})
+		rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379", MaxRetries: -1})
 		return rdb, redisbus.New(rdb, redisbus.Options{Prefix: "myapp:"})
 	}
 	rdbA, a := newNode()

@@ -2,7 +2,7 @@
 // cluster talk through one Redis deployment (standalone, Sentinel or
 // Cluster), reached through the go-redis client the application brings.
 //
-//	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379"})
+//	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379", MaxRetries: -1})
 //	bus := redisbus.New(rdb, redisbus.Options{})
 //	defer rdb.Close()
 //	defer bus.Close() // first: Close leaves rdb open
@@ -34,7 +34,11 @@
 //     in which it executed the PUBLISH commands, and the bus keeps that order
 //     for each subscription, across all its channels.
 //
-// Delivery is at most once: Redis does not keep pub/sub messages for anyone.
+// Delivery is at most once, provided the client does not retry commands
+// (go-redis: MaxRetries: -1): go-redis runs a command again when its
+// connection broke after it was sent, and a PUBLISH that had run is then
+// delivered twice (the sockjs package sends websocket messages to other
+// nodes this way). Redis does not keep pub/sub messages for anyone.
 // Messages are lost
 //
 //   - while the pub/sub connection is down: everything published on the
