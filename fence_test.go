@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,12 +42,7 @@ func TestFrozenNodeNeverDeliversTwice(t *testing.T) {
 	opts := sockjs.Options{ReceiverLease: lease, DisconnectDelay: 30 * time.Second, HeartbeatDelay: time.Minute}
 	a := startNode(t, sockjs.Config{Store: st, Bus: bus, NodeID: "a"}, newRecorder().handler(nil), opts)
 	b := startNode(t, sockjs.Config{Store: st, Bus: bus, NodeID: "b"}, newRecorder().handler(nil), opts)
-	var frozen atomic.Bool
-	sockjs.SetPause(a.node, func() {
-		for frozen.Load() {
-			time.Sleep(2 * time.Millisecond)
-		}
-	})
+	frozen := freezable(a)
 	ctx := context.Background()
 	send := func(id, m string) {
 		t.Helper()

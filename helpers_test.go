@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -229,3 +230,16 @@ func (r *recorder) waitClosed(t *testing.T, id string) {
 }
 
 func echo(s *sockjs.Session, m string) { _ = s.Send(context.Background(), m) }
+
+// freezable makes tn's node pausable: while the returned flag is set, its
+// receivers block before writing what they took and its lease renewals
+// wait (sockjs.SetPause), as in a frozen process.
+func freezable(tn *testNode) *atomic.Bool {
+	var frozen atomic.Bool
+	sockjs.SetPause(tn.node, func() {
+		for frozen.Load() {
+			time.Sleep(2 * time.Millisecond)
+		}
+	})
+	return &frozen
+}

@@ -111,12 +111,7 @@ func TestFrozenPollNeverDeliversTwice(t *testing.T) {
 	opts := sockjs.Options{ReceiverLease: 30 * time.Second, DisconnectDelay: 30 * time.Second, HeartbeatDelay: heartbeat}
 	a := startNode(t, sockjs.Config{Store: st, Bus: bus, NodeID: "a"}, newRecorder().handler(nil), opts)
 	b := startNode(t, sockjs.Config{Store: st, Bus: bus, NodeID: "b"}, newRecorder().handler(nil), opts)
-	var frozen atomic.Bool
-	sockjs.SetPause(a.node, func() {
-		for frozen.Load() {
-			time.Sleep(2 * time.Millisecond)
-		}
-	})
+	frozen := freezable(a)
 	ctx := context.Background()
 	id := newID()
 	if f := b.poll(id); f != "o\n" {

@@ -985,6 +985,16 @@ func TestReapMaxMustBePositive(t *testing.T) {
 	}
 }
 
+// indexScore is id's score in the expiry index exp of a fake store.
+func indexScore(t *testing.T, c *fakeClock, exp, id string) int64 {
+	t.Helper()
+	f, err := c.m.ZScore(exp, id)
+	if err != nil {
+		t.Fatalf("ZSCORE: %v", err)
+	}
+	return int64(f)
+}
+
 // TestExpiryIndexFollowsHolds: a held session leaves the expiry index's
 // due range (scored HELD) at once, so that holding costs nothing per
 // second; the release scores it by its deadline again, and Reap takes it
@@ -993,14 +1003,7 @@ func TestExpiryIndexFollowsHolds(t *testing.T) {
 	s, c := newFake(t, Options{})
 	t0 := c.now.UnixMilli()
 	exp := s.base("r") + "exp"
-	score := func() int64 {
-		t.Helper()
-		f, err := c.m.ZScore(exp, "a")
-		if err != nil {
-			t.Fatalf("ZSCORE: %v", err)
-		}
-		return int64(f)
-	}
+	score := func() int64 { t.Helper(); return indexScore(t, c, exp, "a") }
 	mustOpen(t, s, "r", "a", store.OpenRequest{Create: true, Idle: time.Second})
 	if got := score(); got != t0+1000 {
 		t.Fatalf("score after creation = +%d, want the creation deadline +1000", got-t0)
@@ -1045,14 +1048,7 @@ func TestBoundedHoldInTheIndex(t *testing.T) {
 	s, c := newFake(t, Options{})
 	t0 := c.now.UnixMilli()
 	exp := s.base("r") + "exp"
-	score := func() int64 {
-		t.Helper()
-		f, err := c.m.ZScore(exp, "a")
-		if err != nil {
-			t.Fatalf("ZSCORE: %v", err)
-		}
-		return int64(f)
-	}
+	score := func() int64 { t.Helper(); return indexScore(t, c, exp, "a") }
 	poll := store.OpenRequest{Receiver: "r", Holder: "n", Idle: time.Second, HoldFor: 4 * time.Second}
 	create := poll
 	create.Create = true
