@@ -112,7 +112,7 @@ func TestCapacity(t *testing.T) {
 		if testing.Verbose() {
 			fields, _ := c.HGetAll(bg, k).Result()
 			t.Logf("  record %v", fields)
-			for _, idx := range []string{"exp", "open", "h:n1"} {
+			for _, idx := range []string{"exp", "h:n1"} {
 				use, _ := c.MemoryUsage(bg, fmt.Sprintf("cap:{%s}:%s", route, idx), 0).Result()
 				enc, _ := c.ObjectEncoding(bg, fmt.Sprintf("cap:{%s}:%s", route, idx)).Result()
 				t.Logf("  %s: %d B in all (%s)", idx, use, enc)

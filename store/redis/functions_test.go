@@ -29,8 +29,8 @@ func TestLibrary(t *testing.T) {
 	if err != nil || len(libs) != 1 {
 		t.Fatalf("FUNCTION LIST: %v %v", libs, err)
 	}
-	if got := len(libs[0].Functions); got != 10 {
-		t.Fatalf("%d functions, want one per script (10)", got)
+	if got := len(libs[0].Functions); got != 11 {
+		t.Fatalf("%d functions, want one per script (11)", got)
 	}
 	other := newLibrary(script("other", nil, "return 1"))
 	if other == library || !strings.Contains(other, "name="+libraryName+"_") {

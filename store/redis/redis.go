@@ -14,7 +14,7 @@
 //
 // The model is the memory store's (see store/memory). Each route has a
 // sequence counter shared by unicast and broadcast messages, a broadcast
-// log of (seq, time, message) trimmed on Publish by age and count, the set
+// log of (seq, time, message) trimmed on Publish by age and count, a count
 // of its open sessions and an expiry index. Each session has a record
 // (state, close code and reason, receiver and lease end, idle, deadline,
 // node, meta, creation time, cursor into the route's sequence, sequence at
@@ -30,7 +30,7 @@
 //
 //	P:{T}:seq       string      last sequence number handed out
 //	P:{T}:log       sorted set  broadcast log, scored by sequence number
-//	P:{T}:open      set         ids of the open sessions (Count, IDs)
+//	P:{T}:n         string      how many sessions are open (Count)
 //	P:{T}:exp       sorted set  expiry index: ids not held, scored by deadline (Reap)
 //	P:{T}:nodes     sorted set  node leases: node ids scored by the lease's end
 //	P:{T}:nep       hash        each node's current epoch and lease end, "<epoch>:<end>"
@@ -53,7 +53,7 @@
 // # One round trip per call
 //
 // Every method is one round trip to Redis: one Lua function call (FCALL)
-// or one command (SCARD for Count, SMEMBERS for IDs). The functions form
+// or one command (GET for Count). The functions form
 // one library, named after a digest of its source ("sockjs_<digest>"), so
 // that two versions of the store can share a server (a rolling upgrade);
 // delete a version's library once no node runs it (FUNCTION DELETE). The
@@ -314,17 +314,17 @@ func (s *Store) base(route string) string {
 	return s.opts.Prefix + ":{" + routeTag(route) + "}:"
 }
 
-// routeKeys are the KEYS of a route script: seq, log, open, exp, nodes,
+// routeKeys are the KEYS of a route script: seq, log, n, exp, nodes,
 // nep.
 func (s *Store) routeKeys(route string) []string {
 	b := s.base(route)
-	return []string{b + "seq", b + "log", b + "open", b + "exp", b + "nodes", b + "nep"}
+	return []string{b + "seq", b + "log", b + "n", b + "exp", b + "nodes", b + "nep"}
 }
 
 // sessionKeys are the KEYS of a session script: the route's, then rec, q, v.
 func (s *Store) sessionKeys(route, id string) []string {
 	b := s.base(route)
-	return []string{b + "seq", b + "log", b + "open", b + "exp", b + "nodes", b + "nep", b + "s:" + id, b + "q:" + id, b + "v:" + id}
+	return []string{b + "seq", b + "log", b + "n", b + "exp", b + "nodes", b + "nep", b + "s:" + id, b + "q:" + id, b + "v:" + id}
 }
 
 // millis converts a duration to milliseconds, rounding up (a lease is never
@@ -852,31 +852,41 @@ func (s *Store) SetValue(ctx context.Context, route, id, key, value string) erro
 	return badReply(w, v)
 }
 
-// Count implements store.Store with one SCARD. Sessions that expired but
-// were not reaped yet still count.
+// Count implements store.Store with one GET of the route's count of open
+// sessions, which creating a session raises and closing or reaping an
+// open one lowers. Sessions that expired but were not reaped yet still
+// count. So does a session whose record the KeyTTL backstop removed
+// (which happens only when no node reaped the route for KeyTTL), until
+// the route has no session left.
 func (s *Store) Count(ctx context.Context, route string) (int, error) {
 	w := "count " + route
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("redisstore: %s: %w", w, err)
 	}
-	n, err := s.c.SCard(ctx, s.base(route)+"open").Result()
+	n, err := s.c.Get(ctx, s.base(route)+"n").Int64()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
 	if err != nil {
 		return 0, wrapErr(ctx, w, err)
 	}
-	return int(n), nil
+	return int(max(n, 0)), nil
 }
 
-// IDs implements store.Store with one SMEMBERS: it costs O(open sessions of
-// the route) on the server, in one reply, like the memory store's IDs. It is
-// meant for administration, not for every request.
+// IDs implements store.Store with one function call that reads the
+// route's expiry index and its nodes' sets of holds, and the state of
+// every session in them: it costs O(sessions of the route) on the server,
+// in one call, more than the memory store's IDs. It is meant for
+// administration, not for every request.
 func (s *Store) IDs(ctx context.Context, route string) ([]string, error) {
 	w := "ids " + route
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("redisstore: %s: %w", w, err)
-	}
-	ids, err := s.c.SMembers(ctx, s.base(route)+"open").Result()
+	v, err := s.run(ctx, w, scriptIDs, s.routeKeys(route), s.keyTTL)
 	if err != nil {
-		return nil, wrapErr(ctx, w, err)
+		return nil, err
+	}
+	ids, ok := asStrings(v)
+	if !ok {
+		return nil, badReply(w, v)
 	}
 	return ids, nil
 }

@@ -466,8 +466,8 @@ func testRoundTrips(t *testing.T, c *redis.Client, script string) {
 		}, script},
 		{"SetValue", func(id string) error { return s.SetValue(bg, route, id, "k", "v") }, script},
 		{"Get", func(id string) error { _, err := s.Get(bg, route, id); return err }, script},
-		{"Count", func(string) error { _, err := s.Count(bg, route); return err }, "scard"},
-		{"IDs", func(string) error { _, err := s.IDs(bg, route); return err }, "smembers"},
+		{"Count", func(string) error { _, err := s.Count(bg, route); return err }, "get"},
+		{"IDs", func(string) error { _, err := s.IDs(bg, route); return err }, script},
 		{"CloseSession", func(id string) error { _, _, err := s.CloseSession(bg, route, id, 3000, "bye", long); return err }, script},
 		{"Reap", func(string) error { _, err := s.Reap(bg, route, 100); return err }, script},
 		{"Open(absent)", func(id string) error {
@@ -1134,7 +1134,7 @@ func TestHeldKeysOutliveKeyTTL(t *testing.T) {
 	for i := 0; i < 100; i++ { // 10 KeyTTLs
 		c.advance(time.Second)
 		renew()
-		for _, k := range []string{"s:ws", "v:ws", "nodes", "nep", "h:n1", "open"} {
+		for _, k := range []string{"s:ws", "v:ws", "nodes", "nep", "h:n1", "n"} {
 			if !c.m.Exists(s.base("r") + k) {
 				t.Fatalf("after %ds held: %s is gone", i+1, k)
 			}
@@ -1192,6 +1192,21 @@ func TestKeyTTLBackstop(t *testing.T) {
 	}
 	if c.m.Exists(s.base("r")+"seq") == false || c.m.Exists(s.base("r")+"exp") == false {
 		t.Fatal("route keys expired while a session lives")
+	}
+	// Whether short was open when its record went is unknown: it still
+	// counts, until the route has no session left.
+	if n, err := s.Count(bg, "r"); err != nil || n != 2 {
+		t.Fatalf("Count = %d, %v; want 2 (long, and short, whose record the backstop removed)", n, err)
+	}
+	c.advance(time.Hour - 28*time.Second) // long's deadline + 1s, within its keys' TTL
+	if got := mustReap(t, s, "r", 10); len(got) != 1 || got[0].ID != "long" {
+		t.Fatalf("Reap after long's idle = %+v, want long", got)
+	}
+	if n, err := s.Count(bg, "r"); err != nil || n != 0 {
+		t.Fatalf("Count with no session left = %d, %v; want 0", n, err)
+	}
+	if keys := c.m.Keys(); len(keys) != 0 {
+		t.Fatalf("keys left after the route's last session was reaped: %q", keys)
 	}
 	c.advance(2 * time.Hour)
 	if keys := c.m.Keys(); len(keys) != 0 {

@@ -15,7 +15,7 @@ import (
 // server. Every script is the core (coreLua), the pieces of the library
 // (libLua) it uses, then its body (see script).
 //
-// KEYS are always, in this order, the route's keys seq, log, open, exp,
+// KEYS are always, in this order, the route's keys seq, log, n, exp,
 // nodes, nep and, for session scripts, the session's keys rec, q, v (see
 // keys in redis.go). ARGV[1] is the key TTL backstop in milliseconds; for
 // session scripts ARGV[2] is the session id; for the others ARGV[2] is the
@@ -30,7 +30,7 @@ import (
 
 // coreLua starts every script: keys, clock, number formatting.
 const coreLua = `
-local KSEQ, KLOG, KOPEN, KEXP, KNODES, KNE, KR, KQ, KV
+local KSEQ, KLOG, KN, KEXP, KNODES, KNE, KR, KQ, KV
 local BASE, keyTTL, t, now
 -- HELD is the deadline of a held session (ex, and its expiry index
 -- score): it expires only once the hold ends.
@@ -59,7 +59,7 @@ local META = 64
 
 // coreInit starts every call (see begin): keys, clock.
 const coreInit = `
-  KSEQ, KLOG, KOPEN, KEXP = K[1], K[2], K[3], K[4]
+  KSEQ, KLOG, KN, KEXP = K[1], K[2], K[3], K[4]
   KNODES, KNE = K[5], K[6]
   KR, KQ, KV = K[7], K[8], K[9]
   BASE = string.sub(KSEQ, 1, -4)
@@ -204,7 +204,7 @@ local function ensureRoute(E)
   clock()
   local pe = redis.call('PTTL', KEXP)
   if pe >= 0 and now + pe > E then E = now + pe end
-  ensure(KSEQ, E); ensure(KLOG, E); ensure(KOPEN, E); ensure(KEXP, E)
+  ensure(KSEQ, E); ensure(KLOG, E); ensure(KN, E); ensure(KEXP, E)
   ensure(BASE .. 'lb', E)
 end
 `, ""},
@@ -675,7 +675,7 @@ else
   if r.nd ~= '' then tail[#tail + 1] = 'nd'; tail[#tail + 1] = r.nd end
   if r.ow ~= '' then tail[#tail + 1] = 'ow'; tail[#tail + 1] = r.ow end
   if ARGV[4] ~= '' then metaFields(tail, ARGV[4]) end
-  redis.call('SADD', KOPEN, id)
+  redis.call('INCR', KN)
   -- A session created held is in no expiry index entry (see hold).
   if not fresh then redis.call('ZADD', KEXP, r.ex, id) end
   created = true
@@ -788,7 +788,7 @@ put('cs', redis.call('GET', KSEQ) or '0')
 -- The close's own sequence number: no later broadcast directly follows
 -- a message of the session.
 local fresh = redis.call('INCR', KSEQ) == 1
-redis.call('SREM', KOPEN, id)
+redis.call('DECR', KN)
 setDeadline(now + idle)
 finish()
 if fresh then ensureRoute(tonumber(r.kt)) end
@@ -830,7 +830,7 @@ return 'ok'
 // takes the place of the last entry trimmed, so that a session whose
 // cursor is behind it learns that it missed broadcasts (take sets missed).
 const publishLua = `
-if redis.call('SCARD', KOPEN) == 0 then return '0' end
+if (tonumber(redis.call('GET', KN)) or 0) <= 0 then return '0' end
 local KLB = BASE .. 'lb'
 local seq = redis.call('INCR', KSEQ)
 redis.call('ZADD', KLOG, I(seq), I(seq) .. ':' .. I(now) .. ':' .. ARGV[2])
@@ -906,9 +906,10 @@ while #out < max and budget > 0 do
     local kr, kq, kv = base .. 's:' .. sid, base .. 'q:' .. sid, base .. 'v:' .. sid
     local v = redis.call('HMGET', kr, 'ex', 'st', 'cc', 'cr', 'rc', 'hn', 'nd', 'mt', 'ct', 'ow', 'ep', 'mn', 'he')
     if not v[1] then
-      -- The record is gone (only its TTL backstop removes one): drop the rest.
+      -- The record is gone (only its TTL backstop removes one): drop the
+      -- rest. Whether it was open is unknown: the count keeps it until the
+      -- route has no session left (below).
       redis.call('ZREM', KEXP, sid)
-      redis.call('SREM', KOPEN, sid)
       redis.call('DEL', kq, kv)
       removed = true
     elseif tonumber(v[1]) > now then
@@ -923,13 +924,46 @@ while #out < max and budget > 0 do
       redis.call('DEL', kr, kq, kv)
       removed = true
       redis.call('ZREM', KEXP, sid)
-      redis.call('SREM', KOPEN, sid)
+      if v[2] == '1' then redis.call('DECR', KN) end
     end
   end
 end
-if removed and redis.call('ZCARD', KEXP) == 0 and redis.call('SCARD', KOPEN) == 0 then
-  -- Nobody can read the route's sequence or log any more.
-  redis.call('DEL', KSEQ, KLOG, KOPEN, KEXP, base .. 'lb')
+if removed and redis.call('ZCARD', KEXP) == 0 then
+  -- No session waits in the expiry index. When no node holds one either,
+  -- the route has none left (a count above zero then only counts records
+  -- the TTL backstop removed) and nobody can read its sequence or log.
+  local left = (tonumber(redis.call('GET', KN)) or 0) > 0
+  if left then
+    left = false
+    for _, node in ipairs(redis.call('ZRANGE', KNODES, 0, -1)) do
+      for _, sid in ipairs(redis.call('SRANDMEMBER', base .. 'h:' .. node, 2)) do
+        if sid ~= '' then left = true end
+      end
+      if left then break end
+    end
+  end
+  if not left then redis.call('DEL', KSEQ, KLOG, KN, KEXP, base .. 'lb') end
+end
+return out
+`
+
+// idsLua: Reply: the ids of the route's open sessions.
+//
+// Every session is in the expiry index or in its holder's set h:<node>
+// (a node stays in nodes while its set has sessions), so the ids are
+// those of both whose records say open. It costs O(sessions of the
+// route), in one call: IDs is for administration.
+const idsLua = `
+local out, seen = {}, {}
+local function consider(sid)
+  if sid ~= '' and not seen[sid] then
+    seen[sid] = true
+    if redis.call('HGET', BASE .. 's:' .. sid, 'st') == '1' then out[#out + 1] = sid end
+  end
+end
+for _, sid in ipairs(redis.call('ZRANGE', KEXP, 0, -1)) do consider(sid) end
+for _, node in ipairs(redis.call('ZRANGE', KNODES, 0, -1)) do
+  for _, sid in ipairs(redis.call('SMEMBERS', BASE .. 'h:' .. node)) do consider(sid) end
 end
 return out
 `
@@ -1013,8 +1047,9 @@ var (
 	scriptSetValue  = script("set_value", nil, setValueLua, "ensure")
 	scriptPublish   = script("publish", nil, publishLua, "parse", "ensureRoute")
 	scriptReap      = script("reap", allowOOM, reapLua, "nodeEntry", "lapseHolds", "metaOf")
+	scriptIDs       = script("ids", noWrites, idsLua).withLazyClock()
 
 	// library is every script as a function, for FUNCTION LOAD.
 	library = newLibrary(scriptRenewNode, scriptOpen, scriptPull, scriptRelease, scriptPush,
-		scriptClose, scriptGet, scriptSetValue, scriptPublish, scriptReap)
+		scriptClose, scriptGet, scriptSetValue, scriptPublish, scriptReap, scriptIDs)
 )

@@ -1459,6 +1459,50 @@ var countTests = []test{
 			t.Fatalf("IDs = %q, want %q", ids, want)
 		}
 	}},
+	{"HeldSessionsAndReaping", func(t *testing.T, s store.Store) {
+		// Sessions count whoever holds them and however: held until
+		// released, held for a bounded time, released, never held. A
+		// session counts once, until it is closed or reaped open; reaping
+		// a closed one, or a node's lease lapsing, changes nothing.
+		n := newNames(t)
+		const short = 50 * time.Millisecond
+		createAttached(t, s, n.route, n.id("held"), "r-held")
+		create(t, s, n.route, n.id("idle"))
+		if _, err := s.Open(bg, n.route, n.id("poll"), store.OpenRequest{Create: true, Idle: long, Receiver: "r-poll", Holder: h, HoldFor: long}); err != nil {
+			t.Fatalf("Open(create, bounded hold): %v", err)
+		}
+		createAttached(t, s, n.route, n.id("released"), "r-released")
+		if err := s.Release(bg, n.route, n.id("released"), "r-released", long); err != nil {
+			t.Fatalf("Release: %v", err)
+		}
+		renew(t, s, n.route, "n-lapsing", short, false)
+		if _, err := s.Open(bg, n.route, n.id("lapsing"), store.OpenRequest{Create: true, Idle: short, Receiver: "r-lapsing", Holder: "n-lapsing"}); err != nil {
+			t.Fatalf("Open(create on a short lease): %v", err)
+		}
+		all := []string{n.id("held"), n.id("idle"), n.id("lapsing"), n.id("poll"), n.id("released")}
+		if c, ids := count(t, s, n.route), sortedIDs(t, s, n.route); c != 5 || !slices.Equal(ids, all) {
+			t.Fatalf("Count %d, IDs %q; want 5, %q", c, ids, all)
+		}
+		for _, id := range []string{"held", "poll"} {
+			if _, closed, err := s.CloseSession(bg, n.route, n.id(id), 3000, "bye", short); err != nil || !closed {
+				t.Fatalf("Close(%s) = %v, %v", id, closed, err)
+			}
+		}
+		left := []string{n.id("idle"), n.id("lapsing"), n.id("released")}
+		if c, ids := count(t, s, n.route), sortedIDs(t, s, n.route); c != 3 || !slices.Equal(ids, left) {
+			t.Fatalf("after closing two held sessions: Count %d, IDs %q; want 3, %q", c, ids, left)
+		}
+		// The closed sessions, and the open one whose node's lease lapsed,
+		// come due.
+		got := reapUntil(t, s, n.route, n.id("held"), n.id("poll"), n.id("lapsing"))
+		if st := got[n.id("lapsing")].State; st != store.StateOpen {
+			t.Fatalf("the lapsed node's session was reaped %v, want open", st)
+		}
+		left = []string{n.id("idle"), n.id("released")}
+		if c, ids := count(t, s, n.route), sortedIDs(t, s, n.route); c != 2 || !slices.Equal(ids, left) {
+			t.Fatalf("after reaping: Count %d, IDs %q; want 2, %q", c, ids, left)
+		}
+	}},
 }
 
 var expiryTests = []test{
