@@ -212,3 +212,143 @@ func TestCapacity(t *testing.T) {
 		}
 	})
 }
+
+// floorLib is the least a fenced message can cost Redis with this store's
+// model, for TestCapacityFloor: two functions, each the bare minimum of
+// its step. push checks that the session is open, takes a sequence
+// number from the route, queues the message and counts it; ack checks
+// that the receiver's hold is current (the record names it, and its
+// node's lease is live in the epoch the hold was taken in) and moves the
+// cursor past the queue. Neither bounds, orders against broadcasts,
+// keeps TTLs or builds a record table, as the store's own do.
+const floorLib = `#!lua name=sockjs_floor
+redis.register_function('floor_push', function(K, A)
+  local v = redis.call('HMGET', K[1], 'st', 'rc', 'qn', 'qb')
+  if v[1] ~= '1' then return {'nf'} end
+  local n = redis.call('INCR', K[3])
+  redis.call('RPUSH', K[2], n .. ':' .. A[1])
+  redis.call('HSET', K[1], 'qn', tonumber(v[3]) + 1, 'qb', tonumber(v[4]) + #A[1], 'qt', n)
+  return {v[2], n}
+end)
+redis.register_function('floor_ack', function(K, A)
+  local v = redis.call('HMGET', K[1], 'rc', 'hn', 'ep')
+  if v[1] ~= A[1] then return 'nr' end
+  local e = redis.call('HGET', K[3], v[2])
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local i = string.find(e, ':', 1, true)
+  if string.sub(e, 1, i - 1) ~= v[3] or tonumber(string.sub(e, i + 1)) <= now then return 'nr' end
+  redis.call('HSET', K[1], 'cu', A[2], 'qn', 0, 'qb', 0)
+  redis.call('DEL', K[2])
+  return 'ok'
+end)
+`
+
+// TestCapacityFloor is a measuring harness, not a check, run like
+// TestCapacity: a lower bound of the Redis CPU of a fenced streaming echo
+// in this store's model (a sender's Push, a PUBLISH to the holder's node,
+// the holder's fenced acknowledgement), with floorLib's functions instead
+// of the store's. Batches of messages to different sessions go as
+// pipelines (the pushes and publishes, then the acknowledgements) of
+// depth 1, 4 and 16; it reports the functions' own time (INFO
+// commandstats) and the redis-server process's CPU per message.
+func TestCapacityFloor(t *testing.T) {
+	if n, _ := strconv.Atoi(os.Getenv("SOCKJS_CAPACITY")); n <= 0 {
+		t.Skip("set SOCKJS_CAPACITY to run the capacity harnesses")
+	}
+	srv := redistest.Start(t)
+	c := newClient(t, &redis.Options{Addr: srv.Addr})
+	if err := c.FunctionLoadReplace(bg, floorLib).Err(); err != nil {
+		t.Skip("no functions: ", err)
+	}
+	info := func(section string) string {
+		s, err := c.Info(bg, section).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	field := func(s, prefix, key string) float64 {
+		for _, l := range strings.Split(s, "\r\n") {
+			if rest, ok := strings.CutPrefix(l, prefix); ok {
+				for _, kv := range strings.Split(rest, ",") {
+					if v, ok := strings.CutPrefix(kv, key+"="); ok {
+						f, _ := strconv.ParseFloat(v, 64)
+						return f
+					}
+				}
+			}
+		}
+		return 0
+	}
+	pid := 0
+	for _, l := range strings.Split(info("server"), "\r\n") {
+		if v, ok := strings.CutPrefix(l, "process_id:"); ok {
+			pid, _ = strconv.Atoi(v)
+		}
+	}
+	cpu := func() time.Duration {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			t.Skip("no /proc: ", err)
+		}
+		f := strings.Fields(string(b)[strings.LastIndexByte(string(b), ')')+2:])
+		u, _ := strconv.Atoi(f[11])
+		s, _ := strconv.Atoi(f[12])
+		return time.Duration(u+s) * 10 * time.Millisecond // USER_HZ 100
+	}
+	const base, node = "floor:{r}:", "b"
+	sub := c.Subscribe(bg, base+"node:"+node)
+	t.Cleanup(func() { _ = sub.Close() })
+	if _, err := sub.Receive(bg); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for range sub.Channel() {
+		}
+	}()
+	c.HSet(bg, base+"nep", node, fmt.Sprintf("7:%d", time.Now().Add(time.Hour).UnixMilli()))
+	const sessions = 16
+	for i := range sessions {
+		c.HSet(bg, fmt.Sprintf("%ss:%d", base, i), "st", "1", "rc", "recv", "hn", node, "ep", "7", "qn", "0", "qb", "0", "qt", "0", "cu", "0")
+	}
+	for _, depth := range []int{1, 4, 16} {
+		const msgs = 32000
+		c.ConfigResetStat(bg)
+		c0 := cpu()
+		for done := 0; done < msgs; done += depth {
+			p := c.Pipeline()
+			pushes := make([]*redis.Cmd, depth)
+			for k := range depth {
+				s := strconv.Itoa(k)
+				pushes[k] = p.FCall(bg, "floor_push", []string{base + "s:" + s, base + "q:" + s, base + "seq"}, "hello")
+				p.Publish(bg, base+"node:"+node, "offer "+s)
+			}
+			if _, err := p.Exec(bg); err != nil {
+				t.Fatal(err)
+			}
+			p = c.Pipeline()
+			acks := make([]*redis.Cmd, depth)
+			for k := range depth {
+				s := strconv.Itoa(k)
+				v, err := pushes[k].Slice()
+				if err != nil || len(v) != 2 {
+					t.Fatalf("push: %v %v", v, err)
+				}
+				acks[k] = p.FCall(bg, "floor_ack", []string{base + "s:" + s, base + "q:" + s, base + "nep"}, "recv", v[1])
+			}
+			if _, err := p.Exec(bg); err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range acks {
+				if v, _ := a.Text(); v != "ok" {
+					t.Fatalf("ack: %q", v)
+				}
+			}
+		}
+		used := cpu() - c0
+		fc := field(info("commandstats"), "cmdstat_fcall:", "usec")
+		t.Logf("pipeline depth %2d: %.1f µs of Redis CPU per message (process), %.1f µs in the two functions", depth,
+			float64(used.Microseconds())/msgs, fc/msgs)
+	}
+}
