@@ -220,7 +220,10 @@ func TestCapacity(t *testing.T) {
 // that the receiver's hold is current (the record names it, and its
 // node's lease is live in the epoch the hold was taken in) and moves the
 // cursor past the queue. Neither bounds, orders against broadcasts,
-// keeps TTLs or builds a record table, as the store's own do.
+// keeps TTLs or builds a record table, as the store's own do. claim is
+// the one call of a handoff: the holder, handed a message over the bus,
+// checks its hold as ack does, sequences the message and records it as
+// delivered, with the sender's id for it.
 const floorLib = `#!lua name=sockjs_floor
 redis.register_function('floor_push', function(K, A)
   local v = redis.call('HMGET', K[1], 'st', 'rc', 'qn', 'qb')
@@ -242,6 +245,18 @@ redis.register_function('floor_ack', function(K, A)
   redis.call('DEL', K[2])
   return 'ok'
 end)
+redis.register_function('floor_claim', function(K, A)
+  local v = redis.call('HMGET', K[1], 'rc', 'hn', 'ep')
+  if v[1] ~= A[1] then return 'nr' end
+  local e = redis.call('HGET', K[3], v[2])
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local i = string.find(e, ':', 1, true)
+  if string.sub(e, 1, i - 1) ~= v[3] or tonumber(string.sub(e, i + 1)) <= now then return 'nr' end
+  local n = redis.call('INCR', K[2])
+  redis.call('HSET', K[1], 'cu', n, 'li', A[2])
+  return n
+end)
 `
 
 // TestCapacityFloor is a measuring harness, not a check, run like
@@ -251,7 +266,10 @@ end)
 // of the store's. Batches of messages to different sessions go as
 // pipelines (the pushes and publishes, then the acknowledgements) of
 // depth 1, 4 and 16; it reports the functions' own time (INFO
-// commandstats) and the redis-server process's CPU per message.
+// commandstats) and the redis-server process's CPU per message. Then the
+// same for a handoff, a model with one fenced call per message (see
+// floor_claim): a PUBLISH to the holder's node, the holder's call and a
+// PUBLISH back to the sender.
 func TestCapacityFloor(t *testing.T) {
 	if n, _ := strconv.Atoi(os.Getenv("SOCKJS_CAPACITY")); n <= 0 {
 		t.Skip("set SOCKJS_CAPACITY to run the capacity harnesses")
@@ -349,6 +367,42 @@ func TestCapacityFloor(t *testing.T) {
 		used := cpu() - c0
 		fc := field(info("commandstats"), "cmdstat_fcall:", "usec")
 		t.Logf("pipeline depth %2d: %.1f µs of Redis CPU per message (process), %.1f µs in the two functions", depth,
+			float64(used.Microseconds())/msgs, fc/msgs)
+	}
+	// A handoff: the sender sends the message to the holder's node over
+	// the bus, the holder's one fenced call sequences it and records its
+	// id, and the holder confirms to the sender over the bus.
+	for _, depth := range []int{1, 4, 16} {
+		const msgs = 32000
+		c.ConfigResetStat(bg)
+		c0 := cpu()
+		for done := 0; done < msgs; done += depth {
+			p := c.Pipeline()
+			for k := range depth {
+				p.Publish(bg, base+"node:"+node, "hello to "+strconv.Itoa(k))
+			}
+			if _, err := p.Exec(bg); err != nil {
+				t.Fatal(err)
+			}
+			p = c.Pipeline()
+			claims := make([]*redis.Cmd, depth)
+			for k := range depth {
+				s := strconv.Itoa(k)
+				claims[k] = p.FCall(bg, "floor_claim", []string{base + "s:" + s, base + "seq", base + "nep"}, "recv", strconv.Itoa(done+k))
+				p.Publish(bg, base+"node:"+node, "done "+s)
+			}
+			if _, err := p.Exec(bg); err != nil {
+				t.Fatal(err)
+			}
+			for _, cl := range claims {
+				if _, err := cl.Int64(); err != nil {
+					t.Fatalf("claim: %v", err)
+				}
+			}
+		}
+		used := cpu() - c0
+		fc := field(info("commandstats"), "cmdstat_fcall:", "usec")
+		t.Logf("handoff, pipeline depth %2d: %.1f µs of Redis CPU per message (process), %.1f µs in the function", depth,
 			float64(used.Microseconds())/msgs, fc/msgs)
 	}
 }
