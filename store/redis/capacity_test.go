@@ -27,6 +27,20 @@ func sum(m map[string]float64) (n float64) {
 	return n
 }
 
+// processCPU is the CPU time (user and system) of process pid so far; it
+// skips the test where /proc is missing.
+func processCPU(t *testing.T, pid int) time.Duration {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Skip("no /proc: ", err)
+	}
+	f := strings.Fields(string(b)[strings.LastIndexByte(string(b), ')')+2:])
+	u, _ := strconv.Atoi(f[11])
+	s, _ := strconv.Atoi(f[12])
+	return time.Duration(u+s) * 10 * time.Millisecond // USER_HZ 100
+}
+
 func TestCapacity(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("SOCKJS_CAPACITY"))
 	if n <= 0 {
@@ -52,16 +66,7 @@ func TestCapacity(t *testing.T) {
 		return 0
 	}
 	pid := int(info("server", "process_id"))
-	cpu := func() time.Duration { // the redis-server process's CPU time
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			t.Skip("no /proc: ", err)
-		}
-		f := strings.Fields(string(b)[strings.LastIndexByte(string(b), ')')+2:])
-		u, _ := strconv.Atoi(f[11])
-		s, _ := strconv.Atoi(f[12])
-		return time.Duration(u+s) * 10 * time.Millisecond // USER_HZ 100
-	}
+	cpu := func() time.Duration { return processCPU(t, pid) }
 	// calls sums INFO commandstats: commands (inside scripts included) and
 	// the microseconds of the top-level ones (scripts count the commands
 	// they call in their own time).
@@ -305,16 +310,7 @@ func TestCapacityFloor(t *testing.T) {
 			pid, _ = strconv.Atoi(v)
 		}
 	}
-	cpu := func() time.Duration {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			t.Skip("no /proc: ", err)
-		}
-		f := strings.Fields(string(b)[strings.LastIndexByte(string(b), ')')+2:])
-		u, _ := strconv.Atoi(f[11])
-		s, _ := strconv.Atoi(f[12])
-		return time.Duration(u+s) * 10 * time.Millisecond // USER_HZ 100
-	}
+	cpu := func() time.Duration { return processCPU(t, pid) }
 	const base, node = "floor:{r}:", "b"
 	sub := c.Subscribe(bg, base+"node:"+node)
 	t.Cleanup(func() { _ = sub.Close() })
