@@ -2,11 +2,9 @@ package redistest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,21 +14,18 @@ import (
 )
 
 // StartCluster starts a Redis Cluster of n masters (holding the slots in
-// equal ranges), without replicas,
-// on loopback, stopped at cleanup; it returns their addresses. It skips the
-// test when redis-server is not installed, unless $CI is set.
+// equal ranges), without replicas, on loopback, stopped at cleanup; it
+// returns their addresses. It skips the test when redis-server is not
+// installed, unless $CI is set.
 func StartCluster(t testing.TB, n int) []string {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("redis-server not installed (CI must install it): %v", err)
-		}
-		t.Skip("redis-server not installed; install it to run this test")
-	}
 	addrs := make([]string, n)
 	for i := range n {
-		addrs[i] = startClusterNode(t, bin)
+		addrs[i] = startOn(t, []string{
+			"--cluster-enabled", "yes",
+			"--cluster-config-file", "nodes.conf", // in the server's --dir
+			"--cluster-node-timeout", "5000",
+		}, freePortPair).Addr
 	}
 
 	ctx := context.Background()
@@ -69,75 +64,23 @@ func StartCluster(t testing.TB, n int) []string {
 	return addrs
 }
 
-// startClusterNode starts one redis-server in cluster mode on a free port
-// whose cluster bus port (port + 10000) is free too.
-func startClusterNode(t testing.TB, bin string) string {
-	t.Helper()
-	dir := t.TempDir()
+// freePortPair returns a free port whose cluster bus port (port + 10000)
+// is free too.
+func freePortPair() (int, error) {
 	for attempt := 0; attempt < 20; attempt++ {
-		port, ok := freePortPair()
-		if !ok {
+		port, err := freePort()
+		if err != nil {
+			return 0, err
+		}
+		if port+10000 > 65535 {
 			continue
 		}
-		cmd := exec.Command(bin,
-			"--port", strconv.Itoa(port),
-			"--bind", "127.0.0.1",
-			"--cluster-enabled", "yes",
-			"--cluster-config-file", filepath.Join(dir, "nodes.conf"),
-			"--cluster-node-timeout", "5000",
-			"--save", "", "--appendonly", "no",
-			"--dir", dir, "--loglevel", "warning",
-		)
-		logf, err := os.Create(filepath.Join(dir, "redis.log"))
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port+10000)))
 		if err != nil {
-			t.Fatal(err)
+			continue
 		}
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("starting redis-server: %v", err)
-		}
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); logf.Close(); close(done) }()
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
-		up := false
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			select {
-			case <-done:
-			default:
-				if c.Ping(context.Background()).Err() != nil {
-					continue
-				}
-				up = true
-			}
-			break
-		}
-		c.Close()
-		if up {
-			t.Cleanup(func() { _ = cmd.Process.Kill(); <-done })
-			return addr
-		}
-		_ = cmd.Process.Kill()
-		<-done
+		l.Close()
+		return port, nil
 	}
-	t.Fatal("could not start a cluster node")
-	return ""
-}
-
-func freePortPair() (int, bool) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, false
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	if port+10000 > 65535 {
-		return 0, false
-	}
-	l2, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port+10000)))
-	if err != nil {
-		return 0, false
-	}
-	l2.Close()
-	return port, true
+	return 0, errors.New("no free port whose cluster bus port is free too")
 }

@@ -55,6 +55,13 @@ func StartSentinel(t testing.TB, name string, master *Server) *Server {
 
 func start(t testing.TB, args []string) *Server {
 	t.Helper()
+	return startOn(t, args, freePort)
+}
+
+// serverBin returns the path of redis-server; it skips the test when
+// there is none, and fails it under CI.
+func serverBin(t testing.TB) string {
+	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		if os.Getenv("CI") != "" {
@@ -62,10 +69,17 @@ func start(t testing.TB, args []string) *Server {
 		}
 		t.Skip("redistest: redis-server not installed; install it to run this test")
 	}
-	s := &Server{t: t, bin: bin, dir: t.TempDir(), args: args}
+	return bin
+}
+
+// startOn starts a redis-server with args before the common ones, on a
+// port that pick chooses.
+func startOn(t testing.TB, args []string, pick func() (int, error)) *Server {
+	t.Helper()
+	s := &Server{t: t, bin: serverBin(t), dir: t.TempDir(), args: args}
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
-		port, err := freePort()
+		port, err := pick()
 		if err != nil {
 			t.Fatalf("redistest: %v", err)
 		}
