@@ -230,6 +230,17 @@ func TestCapacity(t *testing.T) {
 // checks its hold as ack does, sequences the message and records it as
 // delivered, with the sender's id for it.
 const floorLib = `#!lua name=sockjs_floor
+-- current: the record K[1] names receiver A[1], and its node's lease in
+-- K[3] is live in the epoch the hold was taken in.
+local function current(K, A)
+  local v = redis.call('HMGET', K[1], 'rc', 'hn', 'ep')
+  if v[1] ~= A[1] then return false end
+  local e = redis.call('HGET', K[3], v[2])
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local i = string.find(e, ':', 1, true)
+  return string.sub(e, 1, i - 1) == v[3] and tonumber(string.sub(e, i + 1)) > now
+end
 redis.register_function('floor_push', function(K, A)
   local v = redis.call('HMGET', K[1], 'st', 'rc', 'qn', 'qb')
   if v[1] ~= '1' then return {'nf'} end
@@ -239,25 +250,13 @@ redis.register_function('floor_push', function(K, A)
   return {v[2], n}
 end)
 redis.register_function('floor_ack', function(K, A)
-  local v = redis.call('HMGET', K[1], 'rc', 'hn', 'ep')
-  if v[1] ~= A[1] then return 'nr' end
-  local e = redis.call('HGET', K[3], v[2])
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  local i = string.find(e, ':', 1, true)
-  if string.sub(e, 1, i - 1) ~= v[3] or tonumber(string.sub(e, i + 1)) <= now then return 'nr' end
+  if not current(K, A) then return 'nr' end
   redis.call('HSET', K[1], 'cu', A[2], 'qn', 0, 'qb', 0)
   redis.call('DEL', K[2])
   return 'ok'
 end)
 redis.register_function('floor_claim', function(K, A)
-  local v = redis.call('HMGET', K[1], 'rc', 'hn', 'ep')
-  if v[1] ~= A[1] then return 'nr' end
-  local e = redis.call('HGET', K[3], v[2])
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  local i = string.find(e, ':', 1, true)
-  if string.sub(e, 1, i - 1) ~= v[3] or tonumber(string.sub(e, i + 1)) <= now then return 'nr' end
+  if not current(K, A) then return 'nr' end
   local n = redis.call('INCR', K[2])
   redis.call('HSET', K[1], 'cu', n, 'li', A[2])
   return n
@@ -326,79 +325,74 @@ func TestCapacityFloor(t *testing.T) {
 	for i := range sessions {
 		c.HSet(bg, fmt.Sprintf("%ss:%d", base, i), "st", "1", "rc", "recv", "hn", node, "ep", "7", "qn", "0", "qb", "0", "qt", "0", "cu", "0")
 	}
-	for _, depth := range []int{1, 4, 16} {
-		const msgs = 32000
-		c.ConfigResetStat(bg)
-		c0 := cpu()
-		for done := 0; done < msgs; done += depth {
-			p := c.Pipeline()
-			pushes := make([]*redis.Cmd, depth)
-			for k := range depth {
-				s := strconv.Itoa(k)
-				pushes[k] = p.FCall(bg, "floor_push", []string{base + "s:" + s, base + "q:" + s, base + "seq"}, "hello")
-				p.Publish(bg, base+"node:"+node, "offer "+s)
+	// measure runs round(done, depth) until msgs messages have gone, in
+	// batches of depth, at each depth, and reports what they cost.
+	const msgs = 32000
+	measure := func(model, in string, round func(done, depth int)) {
+		for _, depth := range []int{1, 4, 16} {
+			c.ConfigResetStat(bg)
+			c0 := cpu()
+			for done := 0; done < msgs; done += depth {
+				round(done, depth)
 			}
-			if _, err := p.Exec(bg); err != nil {
-				t.Fatal(err)
+			used := cpu() - c0
+			fc := field(info("commandstats"), "cmdstat_fcall:", "usec")
+			t.Logf("%s, pipeline depth %2d: %.1f µs of Redis CPU per message (process), %.1f µs in %s", model, depth,
+				float64(used.Microseconds())/msgs, fc/msgs, in)
+		}
+	}
+	exec := func(p redis.Pipeliner) {
+		if _, err := p.Exec(bg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	measure("two calls", "the two functions", func(_, depth int) {
+		p := c.Pipeline()
+		pushes := make([]*redis.Cmd, depth)
+		for k := range depth {
+			s := strconv.Itoa(k)
+			pushes[k] = p.FCall(bg, "floor_push", []string{base + "s:" + s, base + "q:" + s, base + "seq"}, "hello")
+			p.Publish(bg, base+"node:"+node, "offer "+s)
+		}
+		exec(p)
+		p = c.Pipeline()
+		acks := make([]*redis.Cmd, depth)
+		for k := range depth {
+			s := strconv.Itoa(k)
+			v, err := pushes[k].Slice()
+			if err != nil || len(v) != 2 {
+				t.Fatalf("push: %v %v", v, err)
 			}
-			p = c.Pipeline()
-			acks := make([]*redis.Cmd, depth)
-			for k := range depth {
-				s := strconv.Itoa(k)
-				v, err := pushes[k].Slice()
-				if err != nil || len(v) != 2 {
-					t.Fatalf("push: %v %v", v, err)
-				}
-				acks[k] = p.FCall(bg, "floor_ack", []string{base + "s:" + s, base + "q:" + s, base + "nep"}, "recv", v[1])
-			}
-			if _, err := p.Exec(bg); err != nil {
-				t.Fatal(err)
-			}
-			for _, a := range acks {
-				if v, _ := a.Text(); v != "ok" {
-					t.Fatalf("ack: %q", v)
-				}
+			acks[k] = p.FCall(bg, "floor_ack", []string{base + "s:" + s, base + "q:" + s, base + "nep"}, "recv", v[1])
+		}
+		exec(p)
+		for _, a := range acks {
+			if v, _ := a.Text(); v != "ok" {
+				t.Fatalf("ack: %q", v)
 			}
 		}
-		used := cpu() - c0
-		fc := field(info("commandstats"), "cmdstat_fcall:", "usec")
-		t.Logf("pipeline depth %2d: %.1f µs of Redis CPU per message (process), %.1f µs in the two functions", depth,
-			float64(used.Microseconds())/msgs, fc/msgs)
-	}
+	})
 	// A handoff: the sender sends the message to the holder's node over
 	// the bus, the holder's one fenced call sequences it and records its
 	// id, and the holder confirms to the sender over the bus.
-	for _, depth := range []int{1, 4, 16} {
-		const msgs = 32000
-		c.ConfigResetStat(bg)
-		c0 := cpu()
-		for done := 0; done < msgs; done += depth {
-			p := c.Pipeline()
-			for k := range depth {
-				p.Publish(bg, base+"node:"+node, "hello to "+strconv.Itoa(k))
-			}
-			if _, err := p.Exec(bg); err != nil {
-				t.Fatal(err)
-			}
-			p = c.Pipeline()
-			claims := make([]*redis.Cmd, depth)
-			for k := range depth {
-				s := strconv.Itoa(k)
-				claims[k] = p.FCall(bg, "floor_claim", []string{base + "s:" + s, base + "seq", base + "nep"}, "recv", strconv.Itoa(done+k))
-				p.Publish(bg, base+"node:"+node, "done "+s)
-			}
-			if _, err := p.Exec(bg); err != nil {
-				t.Fatal(err)
-			}
-			for _, cl := range claims {
-				if _, err := cl.Int64(); err != nil {
-					t.Fatalf("claim: %v", err)
-				}
+	measure("handoff", "the function", func(done, depth int) {
+		p := c.Pipeline()
+		for k := range depth {
+			p.Publish(bg, base+"node:"+node, "hello to "+strconv.Itoa(k))
+		}
+		exec(p)
+		p = c.Pipeline()
+		claims := make([]*redis.Cmd, depth)
+		for k := range depth {
+			s := strconv.Itoa(k)
+			claims[k] = p.FCall(bg, "floor_claim", []string{base + "s:" + s, base + "seq", base + "nep"}, "recv", strconv.Itoa(done+k))
+			p.Publish(bg, base+"node:"+node, "done "+s)
+		}
+		exec(p)
+		for _, cl := range claims {
+			if _, err := cl.Int64(); err != nil {
+				t.Fatalf("claim: %v", err)
 			}
 		}
-		used := cpu() - c0
-		fc := field(info("commandstats"), "cmdstat_fcall:", "usec")
-		t.Logf("handoff, pipeline depth %2d: %.1f µs of Redis CPU per message (process), %.1f µs in the function", depth,
-			float64(used.Microseconds())/msgs, fc/msgs)
-	}
+	})
 }
